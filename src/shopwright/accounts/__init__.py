@@ -1,0 +1,1 @@
+"""Accounts: users, credentials, sessions (JWT), roles and address books."""

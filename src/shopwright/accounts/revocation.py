@@ -1,0 +1,103 @@
+"""The token revocation list: Redis when configured, else a database table.
+
+Three kinds of entries, each kept until the tokens it kills would have expired anyway:
+`jti:<id>` one token, `family:<id>` every token of one login, `user:<id>` every token the user
+was issued before a moment (deactivation, deletion, password reset).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import redis
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from shopwright.accounts.models import RevokedToken
+
+
+class RevocationStore(Protocol):
+    def revoke(self, session: Session, key: str, ttl: timedelta, not_before: int | None = None) -> None:
+        """Add `key` to the list for `ttl`; runs inside the caller's transaction."""
+
+    def is_revoked(self, jti: str, family: str | None, user_id: str, issued_at: int) -> bool:
+        """Tell whether a token with these claims has been revoked."""
+
+
+class RedisRevocations:
+    """Revocations in Redis: one MGET per request, entries expire by themselves."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def revoke(self, session: Session, key: str, ttl: timedelta, not_before: int | None = None) -> None:
+        # Written before the caller commits: if the transaction then fails, a token was revoked
+        # needlessly (fails closed) rather than left alive.
+        self.client.set(f"revoked:{key}", str(not_before or 0), ex=max(int(ttl.total_seconds()), 1))
+
+    def is_revoked(self, jti: str, family: str | None, user_id: str, issued_at: int) -> bool:
+        keys = [f"revoked:jti:{jti}", f"revoked:user:{user_id}"]
+        if family:
+            keys.append(f"revoked:family:{family}")
+        jti_hit, user_cutoff, *family_hit = self.client.mget(keys)
+        return _decide(
+            revoked=jti_hit is not None or any(hit is not None for hit in family_hit),
+            user_cutoff=None if user_cutoff is None else int(user_cutoff),
+            issued_at=issued_at,
+        )
+
+
+class DatabaseRevocations:
+    """Revocations in the `revoked_tokens` table, for the embedded default without Redis."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def revoke(self, session: Session, key: str, ttl: timedelta, not_before: int | None = None) -> None:
+        expires_at = datetime.now(UTC) + ttl
+        values = {"key": key, "not_before": not_before, "expires_at": expires_at}
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(RevokedToken).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[RevokedToken.key],
+            set_={"not_before": statement.excluded.not_before, "expires_at": statement.excluded.expires_at},
+        )
+        session.execute(statement)
+
+    def is_revoked(self, jti: str, family: str | None, user_id: str, issued_at: int) -> bool:
+        keys = [f"jti:{jti}", f"user:{user_id}"] + ([f"family:{family}"] if family else [])
+        # A short session of its own: the request's session stays untouched for its use case.
+        with self.sessions() as session:
+            rows = dict(
+                session.execute(
+                    select(RevokedToken.key, RevokedToken.not_before).where(
+                        RevokedToken.key.in_(keys), RevokedToken.expires_at > datetime.now(UTC)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+        return _decide(
+            revoked=f"jti:{jti}" in rows or f"family:{family}" in rows,
+            user_cutoff=rows.get(f"user:{user_id}"),
+            issued_at=issued_at,
+        )
+
+    def purge_expired(self, session: Session) -> int:
+        """Delete entries whose tokens have expired anyway; runs inside the caller's transaction."""
+        result = session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= datetime.now(UTC)))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _decide(*, revoked: bool, user_cutoff: int | None, issued_at: int) -> bool:
+    return revoked or (user_cutoff is not None and issued_at < user_cutoff)
+
+
+def cutoff_now() -> int:
+    """Return the `not_before` that refuses every token issued up to and including this second."""
+    # `iat` has one-second resolution: a token minted earlier in this same second must die too.
+    return int(time.time()) + 1

@@ -1,0 +1,118 @@
+"""Account use cases: registration, profile, deletion, activation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shopwright.accounts import passwords
+from shopwright.accounts.errors import CannotDeactivateSelf, EmailTaken, UserNotFound
+from shopwright.accounts.models import Address, PasswordResetToken, RefreshToken, User
+from shopwright.accounts.revocation import RevocationStore, cutoff_now
+from shopwright.accounts.schemas import ProfileUpdate, RegisterIn
+from shopwright.db import utcnow
+from shopwright.pagination import decode_cursor, encode_cursor
+
+
+def register_user(session: Session, data: RegisterIn, *, role: str = "customer") -> User:
+    """Create an account; the email is unique regardless of case."""
+    try:
+        with session.begin():
+            user = User(
+                email=data.email,
+                password_hash=passwords.hash_password(data.password),
+                full_name=data.full_name,
+                role=role,
+            )
+            session.add(user)
+            session.flush()
+    except IntegrityError as error:
+        # The unique index decides races between two registrations of one email.
+        raise EmailTaken(f"An account with {data.email} already exists") from error
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """Return a live (not deleted) user or raise UserNotFound."""
+    user = session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise UserNotFound(f"No user {user_id}")
+    return user
+
+
+def update_profile(session: Session, user_id: int, data: ProfileUpdate) -> User:
+    """Change the user's full name and/or email."""
+    try:
+        with session.begin():
+            user = get_user(session, user_id)
+            if "full_name" in data.model_fields_set:
+                user.full_name = data.full_name
+            if data.email is not None:
+                user.email = data.email
+            session.flush()
+    except IntegrityError as error:
+        raise EmailTaken(f"An account with {data.email} already exists") from error
+    return user
+
+
+def delete_account(
+    session: Session, revocations: RevocationStore, user_id: int, refresh_ttl: timedelta
+) -> None:
+    """Erase the user's personal data and end every session; the anonymised row keeps orders intact."""
+    with session.begin():
+        user = get_user(session, user_id)
+        user.email = f"deleted-user-{user.id}@deleted.invalid"
+        user.full_name = None
+        user.password_hash = passwords.UNUSABLE_PASSWORD
+        user.is_active = False
+        user.deleted_at = utcnow()
+        session.execute(delete(Address).where(Address.user_id == user_id))
+        session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == user_id))
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        revocations.revoke(session, f"user:{user_id}", refresh_ttl, not_before=cutoff_now())
+
+
+def toggle_user_active(
+    session: Session,
+    revocations: RevocationStore,
+    user_id: int,
+    *,
+    acting_admin_id: int,
+    refresh_ttl: timedelta,
+) -> User:
+    """Deactivate an active user (their tokens stop working at once) or reactivate an inactive one."""
+    if user_id == acting_admin_id:
+        raise CannotDeactivateSelf("An admin cannot change their own status")
+    with session.begin():
+        user = get_user(session, user_id)
+        user.is_active = not user.is_active
+        if not user.is_active:
+            revocations.revoke(session, f"user:{user_id}", refresh_ttl, not_before=cutoff_now())
+    return user
+
+
+def list_users(
+    session: Session, *, query: str | None, limit: int, cursor: str | None
+) -> tuple[list[User], str | None]:
+    """Return a page of users, newest first, optionally filtered by email or name."""
+    statement = select(User).where(User.deleted_at.is_(None)).order_by(User.id.desc()).limit(limit + 1)
+    if query:
+        needle = query.lower()
+        statement = statement.where(
+            or_(
+                User.email.contains(needle, autoescape=True),
+                func.lower(User.full_name).contains(needle, autoescape=True),
+            )
+        )
+    if cursor:
+        statement = statement.where(User.id < decode_cursor(cursor, keys=("id",))["id"])
+    users = list(session.scalars(statement))
+    next_cursor = encode_cursor({"id": users[limit - 1].id}) if len(users) > limit else None
+    return users[:limit], next_cursor

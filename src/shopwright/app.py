@@ -1,0 +1,242 @@
+"""The application factory: settings, database, errors, auth, rate limits, routes, docs, CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+import structlog
+from flask import Flask, Response, g, request
+from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_openapi import Info, OpenAPI
+from flask_openapi_swagger.templates import swagger_html_string
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shopwright import cli, outbox
+from shopwright.accounts import passwords
+from shopwright.accounts import routes as accounts_routes
+from shopwright.accounts.auth import init_auth
+from shopwright.accounts.revocation import DatabaseRevocations, RedisRevocations, RevocationStore
+from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
+from shopwright.admin import routes as admin_routes
+from shopwright.config import Settings
+from shopwright.db import close_session, get_session, make_engine, make_sessionmaker
+from shopwright.errors import (
+    ShopError,
+    as_response,
+    problem,
+    problem_for,
+    problem_for_http,
+    validation_problem,
+)
+from shopwright.notifications import service as notifications
+from shopwright.notifications.email import EmailSender, make_email_sender
+from shopwright.observability import configure_logging, get_logger, request_id_from
+
+log = get_logger(__name__)
+PROBLEMS_FILE = Path(__file__).resolve().parents[2] / "docs" / "problems.md"
+# Swagger UI served at /api/docs with absolute asset paths, so a trailing slash does not break it.
+DOCS_HTML = swagger_html_string.replace('"swagger/', '"/api/swagger/')
+
+
+def create_app(
+    settings: Settings | None = None,
+    sessions: sessionmaker[Session] | None = None,
+    email_sender: EmailSender | None = None,
+) -> Flask:
+    """Build a configured Shopwright app; tests pass their own settings, sessions or email sender."""
+    settings = settings or Settings()
+    configure_logging(settings.LOG_LEVEL, json=settings.LOG_JSON)
+    passwords.configure(time_cost=settings.ARGON2_TIME_COST, memory_kib=settings.ARGON2_MEMORY_KIB)
+    if sessions is None:
+        engine = make_engine(
+            settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE, echo=settings.DATABASE_ECHO
+        )
+        sessions = make_sessionmaker(engine)
+
+    app = OpenAPI(
+        __name__,
+        info=Info(title="Shopwright API", version="0.1.0", description="E-commerce REST API backend"),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        doc_prefix="/api",
+        doc_url="/openapi.json",
+        validation_error_callback=_validation_error_response,
+    )
+    app.openapi_version = "3.1.0"
+    app.url_map.strict_slashes = False  # /x and /x/ both answer, with no redirect
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.update(SECRET_KEY=settings.SECRET_KEY, SWAGGER_CONFIG={"validatorUrl": None})
+    app.extensions["shopwright.settings"] = settings
+    app.extensions["shopwright.sessions"] = sessions
+    if settings.TRUSTED_PROXY_COUNT:
+        n = settings.TRUSTED_PROXY_COUNT
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    redis_client = redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+    app.extensions["shopwright.redis"] = redis_client
+    revocations: RevocationStore = (
+        RedisRevocations(redis_client) if redis_client else DatabaseRevocations(sessions)
+    )
+
+    _init_request_hooks(app)
+    init_auth(app, settings, revocations)
+    _init_errors(app)
+    _init_outbox(app, settings, sessions, email_sender or make_email_sender(settings))
+    CORS(
+        app,
+        resources={r"/api/*": {"origins": settings.CORS_ORIGINS}},
+        expose_headers=["X-Request-ID", "ETag"],
+    )
+
+    app.register_api(accounts_routes.bp)
+    app.register_api(admin_routes.bp)
+    _init_meta_routes(app)
+    _init_rate_limits(app, settings)
+    cli.register(app)
+    app.teardown_appcontext(close_session)
+    return app
+
+
+def _init_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.request_id = request_id_from(request.headers.get("X-Request-ID"))
+        g.started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+        _reject_unreadable_body()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        elapsed_ms = round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2)
+        log.info(
+            "request", method=request.method, path=request.path, status=response.status_code, ms=elapsed_ms
+        )
+        return response
+
+
+def _reject_unreadable_body() -> None:
+    """Answer 400 for malformed JSON and 415 for bodies that are not JSON (multipart uploads aside)."""
+    if request.method not in ("POST", "PUT", "PATCH") or (not request.content_length and not request.data):
+        return
+    if request.mimetype == "multipart/form-data":
+        return
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the request body as JSON (Content-Type: application/json)")
+    request.get_json()  # raises BadRequest on malformed JSON; the parsed value is cached for the view
+
+
+def _validation_error_response(error: ValidationError) -> Response:
+    body, status, headers = as_response(validation_problem(error))
+    return Response(json.dumps(body), status=status, headers=headers)
+
+
+def _init_errors(app: Flask) -> None:
+    @app.errorhandler(ShopError)
+    def _shop_error(error: ShopError) -> Any:
+        return as_response(problem_for(error))
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(error: ValidationError) -> Any:
+        return as_response(validation_problem(error))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        if error.response is not None:  # flask-openapi's validation response, already problem+json
+            return error.response
+        status = error.code or 500
+        detail = {
+            400: "The request body is not valid JSON" if isinstance(error, BadRequest) else None,
+            404: f"No route for {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+        }.get(status, error.description)
+        headers = {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")}
+        return as_response(problem_for_http(status, detail), headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        log.exception("unhandled_error", error_type=type(error).__name__)
+        body = problem(
+            500,
+            "internal_error",
+            "Internal server error",
+            f"Something went wrong on our side (request id {g.get('request_id', '-')})",
+        )
+        return as_response(body)
+
+
+def _init_outbox(
+    app: Flask, settings: Settings, sessions: sessionmaker[Session], sender: EmailSender
+) -> None:
+    box = outbox.Outbox(sessions)
+    box.subscribe(
+        PASSWORD_RESET_REQUESTED,
+        lambda payload: notifications.send_password_reset(sender, settings.EMAIL_FROM, payload),
+    )
+    box.attach()
+    app.extensions["shopwright.outbox"] = box
+
+
+def _init_meta_routes(app: OpenAPI) -> None:
+    @app.get("/api/health", summary="Liveness and database check", doc_ui=True)
+    def health() -> Any:
+        checks = {"database": _check(lambda: get_session().execute(text("SELECT 1")))}
+        client = app.extensions["shopwright.redis"]
+        if client is not None:
+            checks["redis"] = _check(client.ping)
+        if all(value == "ok" for value in checks.values()):
+            return {"status": "ok", **checks}
+        return as_response(
+            problem(503, "service_unavailable", "Service unavailable", "A dependency is down", **checks)
+        )
+
+    @app.get("/api/docs", summary="Interactive API documentation (works offline)")
+    def docs() -> Any:
+        from flask import render_template_string
+
+        return render_template_string(
+            DOCS_HTML,
+            doc_url="/api/openapi.json",
+            swagger_config=app.config["SWAGGER_CONFIG"],
+            oauth_config=None,
+        )
+
+    @app.get("/api/problems", summary="The catalogue of problem types (Markdown)")
+    def problems() -> Any:
+        if not PROBLEMS_FILE.exists():
+            return as_response(problem_for_http(404, "The problem catalogue is not installed"))
+        return Response(PROBLEMS_FILE.read_text(encoding="utf-8"), mimetype="text/markdown")
+
+
+def _check(probe: Any) -> str:
+    try:
+        probe()
+    except Exception:  # a health check reports any failure; it must never raise
+        log.warning("health.check_failed", exc_info=True)
+        return "unavailable"
+    return "ok"
+
+
+def _init_rate_limits(app: Flask, settings: Settings) -> None:
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=settings.REDIS_URL or "memory://",
+        in_memory_fallback_enabled=True,
+        headers_enabled=True,
+        key_prefix=settings.RATE_LIMIT_KEY_PREFIX,
+        enabled=settings.RATE_LIMIT_ENABLED,
+    )
+    for endpoint in ("accounts.login", "accounts.register"):
+        limited = limiter.limit(settings.RATE_LIMIT_AUTH)(app.view_functions[endpoint])
+        app.view_functions[endpoint] = limited  # type: ignore[assignment]

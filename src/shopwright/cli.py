@@ -1,0 +1,91 @@
+"""Flask commands: `flask db …`, `flask create-admin`, `flask seed-db`, `flask deliver-events`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from shopwright.accounts import seed as account_seed
+from shopwright.config import Settings
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+db_group = AppGroup("db", help="Database migrations (Alembic).")
+
+
+def alembic_config(database_url: str) -> Config:
+    """Return an Alembic config for the project's migrations and this database."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["shopwright.settings"]
+    return settings
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    command.upgrade(alembic_config(_settings().DATABASE_URL), revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="-1")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (default: one step)."""
+    command.downgrade(alembic_config(_settings().DATABASE_URL), revision)
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration does.")
+@click.option("--autogenerate/--empty", default=True, help="Diff the models against the database.")
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Create a new migration file."""
+    command.revision(alembic_config(_settings().DATABASE_URL), message=message, autogenerate=autogenerate)
+
+
+@db_group.command("check")
+def db_check() -> None:
+    """Fail if the models differ from the migrations."""
+    command.check(alembic_config(_settings().DATABASE_URL))
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+def create_admin(email: str, password: str) -> None:
+    """Create an admin account, or make an existing account an admin (idempotent)."""
+    with current_app.extensions["shopwright.sessions"]() as session:
+        user, created = account_seed.ensure_admin(session, email, password)
+    click.echo(f"{'Created' if created else 'Updated'} admin {user.email} (id {user.id})")
+
+
+@click.command("seed-db")
+def seed_db() -> None:
+    """Load demo data: an admin and two customers (idempotent)."""
+    with current_app.extensions["shopwright.sessions"]() as session:
+        for line in account_seed.seed_accounts(session):
+            click.echo(line)
+
+
+@click.command("deliver-events")
+def deliver_events() -> None:
+    """Deliver pending outbox events (emails) now, including retries that are due."""
+    delivered = current_app.extensions["shopwright.outbox"].deliver_pending(limit=10_000)
+    click.echo(f"Delivered {delivered} event(s)")
+
+
+def register(app: Flask) -> None:
+    """Add the commands to the app's CLI."""
+    app.cli.add_command(db_group)
+    for cmd in (create_admin, seed_db, deliver_events):
+        app.cli.add_command(cmd)

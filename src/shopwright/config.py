@@ -1,0 +1,85 @@
+"""Settings read from the environment and an optional `.env` file (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Development-only defaults. They are refused outside development (see `_refuse_default_secrets`).
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
+
+
+class InsecureSettings(ValueError):
+    """A production setting still has its development default."""
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; names match the environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    APP_ENV: Literal["development", "test", "production"] = "development"
+    DATABASE_URL: str = "sqlite:///instance/shopwright.db"
+    DATABASE_POOL_SIZE: int = 10
+    DATABASE_ECHO: bool = False
+    REDIS_URL: str | None = None
+
+    SECRET_KEY: str = DEV_SECRET_KEY
+    JWT_ACCESS_TTL_MINUTES: int = Field(default=15, ge=1)
+    JWT_REFRESH_TTL_DAYS: int = Field(default=30, ge=1)
+
+    PASSWORD_RESET_TTL_MINUTES: int = Field(default=60, ge=1)
+    PASSWORD_RESET_URL: str = "http://127.0.0.1:5000/reset-password?token={token}"
+    # argon2id cost; lower only in tests (hashing dominates their run time otherwise).
+    ARGON2_TIME_COST: int = Field(default=3, ge=1)
+    ARGON2_MEMORY_KIB: int = Field(default=65536, ge=8)
+
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    TRUSTED_PROXY_COUNT: int = Field(default=0, ge=0)
+
+    RATE_LIMIT_ENABLED: bool = True
+    RATE_LIMIT_AUTH: str = "10/minute"
+    RATE_LIMIT_KEY_PREFIX: str = "shopwright"
+
+    EMAIL_BACKEND: Literal["file", "smtp"] = "file"
+    EMAIL_OUTBOX_DIR: str = "instance/outbox"
+    EMAIL_FROM: str = "Shopwright <no-reply@shopwright.local>"
+    SMTP_HOST: str = "127.0.0.1"
+    SMTP_PORT: int = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS: bool = False
+
+    LOG_LEVEL: str = "INFO"
+    LOG_JSON: bool = True
+
+    @field_validator("CORS_ORIGINS", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _psycopg3_driver(cls, value: str) -> str:
+        # SQLAlchemy maps a bare postgresql:// to psycopg2, which we do not ship.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.APP_ENV != "development" and self.SECRET_KEY == DEV_SECRET_KEY:
+            raise InsecureSettings(f"SECRET_KEY must be set when APP_ENV={self.APP_ENV}")
+        if len(self.SECRET_KEY.encode()) < 32:
+            raise InsecureSettings("SECRET_KEY must be at least 32 bytes (HMAC-SHA256 key)")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Tell whether the database is the embedded SQLite default."""
+        return self.DATABASE_URL.startswith("sqlite")

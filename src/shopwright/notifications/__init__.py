@@ -1,0 +1,1 @@
+"""Notifications: emails and other messages sent when events happen elsewhere."""

@@ -1,0 +1,101 @@
+"""The transactional outbox: events written with the change they report, delivered after commit.
+
+A use case calls `publish(session, name, payload)` inside its transaction. Once it commits, the
+outbox wired into the session factory delivers pending events to their handlers (in-process in the
+embedded default). Failed deliveries are retried with exponential backoff kept in the row, so a
+crash or an SMTP outage loses nothing: `flask deliver-events` (or a worker) picks them up again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from shopwright.db import Base, UTCDateTime, after_commit, utcnow
+from shopwright.observability import get_logger
+
+log = get_logger(__name__)
+Handler = Callable[[dict[str, Any]], None]
+_DISPATCH_KEY = "shopwright.outbox"
+MAX_ATTEMPTS = 10
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_pending", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+def publish(session: Session, name: str, payload: dict[str, Any], *, user_id: int | None = None) -> None:
+    """Record an event in the caller's transaction; it is delivered after commit."""
+    session.add(Event(name=name, payload=payload, user_id=user_id))
+    dispatch = session.info.get(_DISPATCH_KEY)
+    if dispatch is not None:
+        after_commit(session, dispatch)
+
+
+class Outbox:
+    """Delivers pending events to the handlers subscribed to their names."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.handlers: dict[str, Handler] = {}
+
+    def subscribe(self, name: str, handler: Handler) -> None:
+        """Deliver events called `name` to `handler`."""
+        self.handlers[name] = handler
+
+    def attach(self) -> None:
+        """Deliver right after each commit that published events (the embedded, eager mode)."""
+        self.sessions.configure(info={_DISPATCH_KEY: self.deliver_pending})
+
+    def deliver_pending(self, limit: int = 100) -> int:
+        """Deliver due events, one transaction each; return how many were delivered."""
+        delivered = 0
+        for _ in range(limit):
+            with self.sessions() as session, session.begin():
+                event = session.scalars(
+                    select(Event)
+                    .where(Event.delivered_at.is_(None), Event.failed_at.is_(None))
+                    .where(Event.next_attempt_at <= utcnow())
+                    .order_by(Event.id)
+                    .limit(1)
+                    # Workers racing for the same event skip it instead of delivering it twice.
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if event is None:
+                    break
+                delivered += self._deliver(event)
+        return delivered
+
+    def _deliver(self, event: Event) -> int:
+        handler = self.handlers.get(event.name)
+        event.attempts += 1
+        try:
+            if handler is not None:
+                handler(event.payload)
+        except Exception as error:  # any handler failure is retried later, never lost
+            event.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if event.attempts >= MAX_ATTEMPTS:
+                event.failed_at = utcnow()
+            event.next_attempt_at = utcnow() + timedelta(seconds=min(2**event.attempts, 3600))
+            log.warning("event.delivery_failed", event_id=event.id, name=event.name, attempts=event.attempts)
+            return 0
+        event.delivered_at = utcnow()
+        # Payloads may carry secrets (reset tokens): keep only what an audit needs.
+        event.payload = {"delivered": True}
+        return 1

@@ -1,0 +1,33 @@
+"""Opaque keyset cursors for list endpoints."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from shopwright.errors import InvalidRequest
+
+
+class InvalidCursor(InvalidRequest):
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    """Encode a keyset position as an opaque URL-safe string."""
+    raw = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Decode a cursor made by `encode_cursor`; raise InvalidCursor if it was tampered with."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        position = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise InvalidCursor("The cursor is not one this API returned") from error
+    if not isinstance(position, dict) or set(position) != set(keys):
+        raise InvalidCursor("The cursor is not one this API returned")
+    return position
