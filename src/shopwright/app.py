@@ -237,6 +237,7 @@ def _init_rate_limits(app: Flask, settings: Settings) -> None:
         key_prefix=settings.RATE_LIMIT_KEY_PREFIX,
         enabled=settings.RATE_LIMIT_ENABLED,
     )
+    app.extensions["shopwright.limiter"] = limiter  # Flask-Limiter only keeps a weak reference
     for endpoint in ("accounts.login", "accounts.register"):
         limited = limiter.limit(settings.RATE_LIMIT_AUTH)(app.view_functions[endpoint])
         app.view_functions[endpoint] = limited  # type: ignore[assignment]

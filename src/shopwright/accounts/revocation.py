@@ -72,15 +72,10 @@ class DatabaseRevocations:
         keys = [f"jti:{jti}", f"user:{user_id}"] + ([f"family:{family}"] if family else [])
         # A short session of its own: the request's session stays untouched for its use case.
         with self.sessions() as session:
-            rows = dict(
-                session.execute(
-                    select(RevokedToken.key, RevokedToken.not_before).where(
-                        RevokedToken.key.in_(keys), RevokedToken.expires_at > datetime.now(UTC)
-                    )
-                )
-                .tuples()
-                .all()
+            statement = select(RevokedToken.key, RevokedToken.not_before).where(
+                RevokedToken.key.in_(keys), RevokedToken.expires_at > datetime.now(UTC)
             )
+            rows = dict(session.execute(statement).all())  # a Result has keys(): dict() would misread it
         return _decide(
             revoked=f"jti:{jti}" in rows or f"family:{family}" in rows,
             user_cutoff=rows.get(f"user:{user_id}"),

@@ -1,0 +1,40 @@
+# Shopwright developer commands. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test lint format check ci clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed  ## Create .venv and install Shopwright with its dev tools
+
+run: install  ## Migrate and seed the SQLite database, then serve on http://127.0.0.1:5000
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-db
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: install  ## Run the test suite (PostgreSQL + Redis when reachable, else the SQLite subset)
+	$(BIN)/python -m pytest
+
+lint: install  ## ruff (lint + format check) and mypy strict
+	$(BIN)/ruff check src tests migrations
+	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests migrations
+	$(BIN)/ruff check --fix src tests migrations
+
+ci: lint test  ## What CI runs
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

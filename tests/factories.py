@@ -1,0 +1,65 @@
+"""Helpers that arrange data through the real API or the real use cases."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from shopwright.accounts.seed import ensure_admin
+
+PASSWORD = "Passw0rd-ok"
+_counter = itertools.count(1)
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}{next(_counter)}@example.com"
+
+
+@dataclass
+class Account:
+    """A registered, logged-in user as a client sees it."""
+
+    id: int
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.json
+    body: dict[str, Any] = response.json  # type: ignore[assignment]
+    return body
+
+
+def customer(
+    client: FlaskClient, email: str | None = None, password: str = PASSWORD, **extra: Any
+) -> Account:
+    """Register and log in a customer."""
+    email = email or unique_email()
+    response = client.post("/api/auth/register", json={"email": email, "password": password, **extra})
+    assert response.status_code == 201, response.json
+    tokens = login(client, email, password)
+    return Account(response.json["id"], email, password, tokens["access_token"], tokens["refresh_token"])  # type: ignore[index]
+
+
+def admin(app: Flask, client: FlaskClient, email: str | None = None, password: str = PASSWORD) -> Account:
+    """Create an admin through the same path as `flask create-admin`, then log in."""
+    email = email or unique_email("admin")
+    with app.extensions["shopwright.sessions"]() as session:
+        user, _ = ensure_admin(session, email, password)
+    tokens = login(client, email, password)
+    return Account(user.id, email, password, tokens["access_token"], tokens["refresh_token"])
