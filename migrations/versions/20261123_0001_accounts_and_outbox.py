@@ -23,7 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "revoked_tokens",
         sa.Column("key", sa.String(length=80), nullable=False),
-        sa.Column("not_before", sa.Integer(), nullable=True),
+        sa.Column("not_before", sa.BigInteger(), nullable=True),
         sa.Column("expires_at", shopwright.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_revoked_tokens")),
     )

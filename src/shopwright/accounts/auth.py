@@ -23,7 +23,7 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 
 from shopwright.accounts.errors import AdminRequired, InvalidToken
-from shopwright.accounts.revocation import RevocationStore
+from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.tokens import Grant
 from shopwright.config import Settings
 from shopwright.errors import Unauthorized, as_response, problem_for
@@ -50,7 +50,7 @@ def init_auth(app: Flask, settings: Settings, revocations: RevocationStore) -> N
 
     @jwt.token_in_blocklist_loader
     def _is_revoked(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
-        return revocations.is_revoked(claims["jti"], claims.get("fam"), claims["sub"], int(claims["iat"]))
+        return revocations.is_revoked(claims["jti"], claims.get("fam"), claims["sub"], issued_at_ms(claims))
 
     # flask-jwt-extended answers some token problems with 422; every one of them is a 401 here.
     def _unauthorized(*_args: Any) -> Any:
@@ -76,7 +76,7 @@ def revocation_store() -> RevocationStore:
 
 def mint_tokens(grant: Grant) -> dict[str, Any]:
     """Return the token pair for a grant, as the login and refresh endpoints answer it."""
-    claims = {"role": grant.role, "fam": grant.family_id}
+    claims = {"role": grant.role, "fam": grant.family_id, "iat_ms": now_ms()}
     access_ttl: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {
         "access_token": create_access_token(str(grant.user_id), additional_claims=claims),
@@ -88,6 +88,11 @@ def mint_tokens(grant: Grant) -> dict[str, Any]:
         "token_type": "Bearer",
         "expires_in": int(access_ttl.total_seconds()),
     }
+
+
+def issued_at_ms(claims: dict[str, Any]) -> int:
+    """Return when a token was minted, in ms (see revocation.now_ms)."""
+    return int(claims.get("iat_ms", int(claims["iat"]) * 1000))
 
 
 def login_required(view: Callable[P, R]) -> Callable[P, R]:
@@ -134,7 +139,7 @@ def verified_refresh_claims(body_token: str | None) -> dict[str, Any]:
     except (PyJWTError, JWTExtendedException) as error:
         raise InvalidToken("Refresh token is invalid or expired") from error
     if claims.get("type") != "refresh" or revocation_store().is_revoked(
-        claims["jti"], claims.get("fam"), claims["sub"], int(claims["iat"])
+        claims["jti"], claims.get("fam"), claims["sub"], issued_at_ms(claims)
     ):
         raise InvalidToken("Refresh token is invalid or expired")
     return claims

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, false, func, true
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopwright.db import Base, UTCDateTime, utcnow
@@ -63,7 +63,7 @@ class RevokedToken(Base):
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     # For `user:` keys: tokens issued before this UNIX time are refused.
-    not_before: Mapped[int | None]
+    not_before: Mapped[int | None] = mapped_column(BigInteger)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 

@@ -2,7 +2,7 @@
 
 Three kinds of entries, each kept until the tokens it kills would have expired anyway:
 `jti:<id>` one token, `family:<id>` every token of one login, `user:<id>` every token the user
-was issued before a moment (deactivation, deletion, password reset).
+was issued before a moment in ms (deactivation, deletion, password reset).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class RevocationStore(Protocol):
         """Add `key` to the list for `ttl`; runs inside the caller's transaction."""
 
     def is_revoked(self, jti: str, family: str | None, user_id: str, issued_at: int) -> bool:
-        """Tell whether a token with these claims has been revoked."""
+        """Tell whether a token with these claims (issued at `issued_at` ms) has been revoked."""
 
 
 class RedisRevocations:
@@ -92,7 +92,10 @@ def _decide(*, revoked: bool, user_cutoff: int | None, issued_at: int) -> bool:
     return revoked or (user_cutoff is not None and issued_at < user_cutoff)
 
 
-def cutoff_now() -> int:
-    """Return the `not_before` that refuses every token issued up to and including this second."""
-    # `iat` has one-second resolution: a token minted earlier in this same second must die too.
-    return int(time.time()) + 1
+def now_ms() -> int:
+    """Return the current UNIX time in milliseconds: token issue times and user cutoffs use it.
+
+    JWT `iat` has one-second resolution, too coarse: a login right after a password reset (in the
+    same second) must survive, and a token minted just before it must not.
+    """
+    return time.time_ns() // 1_000_000

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from shopwright.accounts import passwords
 from shopwright.accounts.errors import CannotDeactivateSelf, EmailTaken, UserNotFound
 from shopwright.accounts.models import Address, PasswordResetToken, RefreshToken, User
-from shopwright.accounts.revocation import RevocationStore, cutoff_now
+from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.schemas import ProfileUpdate, RegisterIn
 from shopwright.db import utcnow
 from shopwright.pagination import decode_cursor, encode_cursor
@@ -76,7 +76,7 @@ def delete_account(
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
-        revocations.revoke(session, f"user:{user_id}", refresh_ttl, not_before=cutoff_now())
+        revocations.revoke(session, f"user:{user_id}", refresh_ttl, not_before=now_ms())
 
 
 def toggle_user_active(
@@ -94,7 +94,7 @@ def toggle_user_active(
         user = get_user(session, user_id)
         user.is_active = not user.is_active
         if not user.is_active:
-            revocations.revoke(session, f"user:{user_id}", refresh_ttl, not_before=cutoff_now())
+            revocations.revoke(session, f"user:{user_id}", refresh_ttl, not_before=now_ms())
     return user
 
 

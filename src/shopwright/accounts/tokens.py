@@ -15,7 +15,7 @@ from shopwright import outbox
 from shopwright.accounts import passwords
 from shopwright.accounts.errors import InvalidCredentials, InvalidResetToken, InvalidToken, WrongPassword
 from shopwright.accounts.models import PasswordResetToken, RefreshToken, User
-from shopwright.accounts.revocation import RevocationStore, cutoff_now
+from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.schemas import normalise_email
 from shopwright.accounts.service import get_user
 from shopwright.db import utcnow
@@ -158,7 +158,7 @@ def confirm_password_reset(
             .values(used_at=now)
         )
         # Whoever knew the old password must not stay logged in.
-        revocations.revoke(session, f"user:{user.id}", refresh_ttl, not_before=cutoff_now())
+        revocations.revoke(session, f"user:{user.id}", refresh_ttl, not_before=now_ms())
 
 
 def _issue(session: Session, user: User, family_id: str, refresh_ttl: timedelta) -> Grant:

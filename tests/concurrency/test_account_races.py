@@ -1,0 +1,102 @@
+"""Races on account rules, with real commits on PostgreSQL and threads released together."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shopwright.accounts.models import Address, RefreshToken, User
+from tests.factories import PASSWORD, customer, login
+
+THREADS = 16
+
+
+def race(n: int, action: Callable[[int], Any]) -> list[Any]:
+    """Run `action(i)` in n threads that all start at the same moment; return the results in order."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = action(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_one_email_registered_by_many_at_once_creates_one_account(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    # Given many clients registering the same address in different letter cases at the same moment
+    def register(i: int) -> int:
+        email = "Race@Example.com" if i % 2 else "race@example.COM"
+        body = {"email": email, "password": PASSWORD}
+        return app.test_client().post("/api/auth/register", json=body).status_code
+
+    # When they race
+    statuses = Counter(race(THREADS, register))
+
+    # Then exactly one wins and the others get a clean 409, never a 500
+    assert statuses == Counter({201: 1, 409: THREADS - 1})
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_a_refresh_token_spent_by_many_at_once_is_spent_once(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    # Given one refresh token presented by many clients at the same moment
+    account = customer(app.test_client())
+
+    def refresh(_i: int) -> int:
+        client = app.test_client()
+        return client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token}).status_code
+
+    statuses = Counter(race(THREADS, refresh))
+
+    # Then exactly one rotation succeeds; the rest are treated as reuse (and revoke the family)
+    assert statuses == Counter({200: 1, 401: THREADS - 1})
+    with sessions() as session:
+        rows = session.scalars(select(RefreshToken).where(RefreshToken.user_id == account.id)).all()
+    # the original token plus at most the one successful rotation; after reuse all are revoked
+    assert len(rows) == 2
+    assert all(row.revoked_at is not None for row in rows)
+
+
+def test_concurrent_first_addresses_leave_exactly_one_default(
+    app: Flask, sessions: sessionmaker[Session]
+) -> None:
+    # Given a customer with an empty address book adding addresses from many devices at once
+    account = customer(app.test_client())
+    tokens = login(app.test_client(), account.email)
+    address = {
+        "full_name": "A",
+        "line1": "1 Main St",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    }
+
+    def add(_i: int) -> int:
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        return app.test_client().post("/api/auth/me/addresses", json=address, headers=headers).status_code
+
+    statuses = Counter(race(THREADS, add))
+
+    # Then every add succeeds and exactly one address is the default
+    assert statuses == Counter({201: THREADS})
+    with sessions() as session:
+        defaults = session.scalar(
+            select(func.count()).where(Address.user_id == account.id, Address.is_default.is_(True))
+        )
+    assert defaults == 1

@@ -1,0 +1,107 @@
+"""A real gunicorn server process on the PostgreSQL test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.conftest import TEST_SECRET, Mailbox, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Send one HTTP request and return (status, JSON body)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else {}
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else {}
+
+
+@pytest.fixture
+def live_server(
+    postgresql_url: str, committed_db: Engine, redis_url: str, smtp_server: tuple[str, int, Mailbox]
+) -> Iterator[LiveServer]:
+    """Serve the app with gunicorn (2 worker processes) on a free port until the test ends."""
+    port = free_port()
+    host, smtp_port, _ = smtp_server
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATABASE_URL": postgresql_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": TEST_SECRET,
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "1024",
+        "RATE_LIMIT_ENABLED": "false",
+        "EMAIL_BACKEND": "smtp",
+        "SMTP_HOST": host,
+        "SMTP_PORT": str(smtp_port),
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "shopwright:create_app()",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    server = LiveServer(f"http://127.0.0.1:{port}")
+    try:
+        _wait_until_healthy(server, process)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _wait_until_healthy(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            if server.request("GET", "/api/health")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not become healthy in 30 s")
