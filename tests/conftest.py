@@ -275,14 +275,13 @@ def make_app(
         # On PostgreSQL runs the revocation list lives in Redis (as in production); SQLite uses the table.
         if "REDIS_URL" not in overrides and committed_db.dialect.name == "postgresql" and REDIS_AVAILABLE:
             overrides["REDIS_URL"] = request.getfixturevalue("redis_url")
-        settings = make_settings(
-            database_url,
-            EMAIL_BACKEND="smtp",
-            SMTP_HOST=host,
-            SMTP_PORT=port,
-            EMAIL_OUTBOX_DIR=str(tmp_path / "outbox"),
-            **overrides,
-        )
+        email = {
+            "EMAIL_BACKEND": "smtp",
+            "SMTP_HOST": host,
+            "SMTP_PORT": port,
+            "EMAIL_OUTBOX_DIR": str(tmp_path),
+        }
+        settings = make_settings(database_url, **{**email, **overrides})
         return create_app(settings, sessions=make_sessionmaker(committed_db))
 
     return build

@@ -8,7 +8,8 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from pydantic import ValidationError
 
 from shopwright.accounts import seed as account_seed
 from shopwright.config import Settings
@@ -60,16 +61,24 @@ def db_check() -> None:
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--password", required=True)
 def create_admin(email: str, password: str) -> None:
     """Create an admin account, or make an existing account an admin (idempotent)."""
-    with current_app.extensions["shopwright.sessions"]() as session:
-        user, created = account_seed.ensure_admin(session, email, password)
+    try:
+        with current_app.extensions["shopwright.sessions"]() as session:
+            user, created = account_seed.ensure_admin(session, email, password)
+    except ValidationError as error:
+        messages = "; ".join(
+            f"{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
+        )
+        raise click.BadParameter(messages) from error
     click.echo(f"{'Created' if created else 'Updated'} admin {user.email} (id {user.id})")
 
 
 @click.command("seed-db")
+@with_appcontext
 def seed_db() -> None:
     """Load demo data: an admin and two customers (idempotent)."""
     with current_app.extensions["shopwright.sessions"]() as session:
@@ -78,6 +87,7 @@ def seed_db() -> None:
 
 
 @click.command("deliver-events")
+@with_appcontext
 def deliver_events() -> None:
     """Deliver pending outbox events (emails) now, including retries that are due."""
     delivered = current_app.extensions["shopwright.outbox"].deliver_pending(limit=10_000)

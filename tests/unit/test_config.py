@@ -1,0 +1,40 @@
+"""Settings: environment parsing and refusal of insecure defaults."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from shopwright.config import DEV_SECRET_KEY, Settings
+
+
+def test_development_defaults_work_out_of_the_box() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.DATABASE_URL == "sqlite:///instance/shopwright.db"
+    assert settings.JWT_ACCESS_TTL_MINUTES == 15
+    assert settings.JWT_REFRESH_TTL_DAYS == 30
+    assert settings.RATE_LIMIT_AUTH == "10/minute"
+
+
+@pytest.mark.parametrize("env", ["production", "test"])
+def test_the_default_secret_is_refused_outside_development(env: str) -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY must be set"):
+        Settings(_env_file=None, APP_ENV=env)  # type: ignore[call-arg]
+
+
+def test_a_short_secret_is_refused() -> None:
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        Settings(_env_file=None, SECRET_KEY="too-short")  # type: ignore[call-arg]
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5432/shop")
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    assert settings.DATABASE_URL == "postgresql+psycopg://u:p@db:5432/shop"
+    assert settings.CORS_ORIGINS == ["https://a.example", "https://b.example"]
+    assert settings.SECRET_KEY != DEV_SECRET_KEY
