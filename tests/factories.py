@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from shopwright.accounts.seed import ensure_admin
 
@@ -63,3 +64,47 @@ def admin(app: Flask, client: FlaskClient, email: str | None = None, password: s
         user, _ = ensure_admin(session, email, password)
     tokens = login(client, email, password)
     return Account(user.id, email, password, tokens["access_token"], tokens["refresh_token"])
+
+
+# --- assertions and payloads shared by the API tests -------------------------------------------
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
+
+
+def assert_problem(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:
+    """Assert an RFC 9457 problem+json answer with this status (and code); return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body: dict[str, Any] = response.json  # type: ignore[assignment]
+    assert set(body) >= PROBLEM_KEYS, body
+    assert body["status"] == status
+    assert body["type"] == f"/api/problems#{body['code']}"
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+def error_fields(body: dict[str, Any]) -> set[str]:
+    """Return the fields named by a 422 problem's `errors` entries."""
+    return {entry["field"] for entry in body.get("errors", [])}
+
+
+def address_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid address book entry; keyword arguments replace or add fields."""
+    values: dict[str, Any] = {
+        "label": "Home",
+        "full_name": "Ann Example",
+        "line1": "Hauptstrasse 1",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    }
+    values.update(overrides)
+    return values
+
+
+def toggle_status(client: FlaskClient, admin_account: Account, user_id: int) -> dict[str, Any]:
+    """Deactivate or reactivate a user as an admin; return the user as the API answers it."""
+    response = client.put(f"/api/admin/users/{user_id}/toggle-status", headers=admin_account.headers)
+    assert response.status_code == 200, response.json
+    body: dict[str, Any] = response.json  # type: ignore[assignment]
+    return body

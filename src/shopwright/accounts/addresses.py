@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shopwright.accounts.errors import AddressBookFull, AddressNotFound
-from shopwright.accounts.models import Address, User
+from shopwright.accounts.models import MAX_ID, Address, User
 from shopwright.accounts.schemas import AddressIn, AddressUpdate
 
 MAX_ADDRESSES = 50
@@ -64,7 +64,7 @@ def delete_address(session: Session, user_id: int, address_id: int) -> None:
 
 
 def _get_own(session: Session, user_id: int, address_id: int) -> Address:
-    address = session.get(Address, address_id)
+    address = session.get(Address, address_id) if 0 < address_id <= MAX_ID else None
     # Another customer's address is "not found": its existence is not ours to reveal.
     if address is None or address.user_id != user_id:
         raise AddressNotFound(f"No address {address_id}")
