@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import redis
 import structlog
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -41,6 +40,7 @@ from shopwright.errors import (
 from shopwright.notifications import service as notifications
 from shopwright.notifications.email import EmailSender, make_email_sender
 from shopwright.observability import configure_logging, get_logger, request_id_from
+from shopwright.schemas import Problem
 
 log = get_logger(__name__)
 PROBLEMS_FILE = Path(__file__).resolve().parents[2] / "docs" / "problems.md"
@@ -101,6 +101,7 @@ def create_app(
     app.register_api(admin_routes.bp)
     _init_meta_routes(app)
     _init_rate_limits(app, settings)
+    _document_problems(app)
     cli.register(app)
     app.teardown_appcontext(close_session)
     return app
@@ -118,6 +119,8 @@ def _init_request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        if response.status_code != 429:  # Flask-Limiter adds it to every limited route's answers
+            response.headers.pop("Retry-After", None)
         elapsed_ms = round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2)
         log.info(
             "request", method=request.method, path=request.path, status=response.status_code, ms=elapsed_ms
@@ -138,7 +141,7 @@ def _reject_unreadable_body() -> None:
 
 def _validation_error_response(error: ValidationError) -> Response:
     body, status, headers = as_response(validation_problem(error))
-    return Response(json.dumps(body), status=status, headers=headers)
+    return Response(current_app.json.dumps(body), status=status, headers=headers)
 
 
 def _init_errors(app: Flask) -> None:
@@ -162,6 +165,12 @@ def _init_errors(app: Flask) -> None:
         }.get(status, error.description)
         headers = {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")}
         return as_response(problem_for_http(status, detail), headers)
+
+    @app.errorhandler(redis.RedisError)
+    def _redis_down(error: redis.RedisError) -> Any:
+        # Token checks need the revocation list: without Redis the service cannot answer safely.
+        log.error("redis_unavailable", error_type=type(error).__name__)
+        return as_response(problem(503, "service_unavailable", "Service unavailable", "A dependency is down"))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
@@ -216,6 +225,24 @@ def _init_meta_routes(app: OpenAPI) -> None:
         if not PROBLEMS_FILE.exists():
             return as_response(problem_for_http(404, "The problem catalogue is not installed"))
         return Response(PROBLEMS_FILE.read_text(encoding="utf-8"), mimetype="text/markdown")
+
+
+def _document_problems(app: OpenAPI) -> None:
+    """Describe error answers in the OpenAPI document as they are sent: problem+json."""
+    spec = app.api_doc  # built once here, after every route is registered, then served as is
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("ValidationErrorModel", None)
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schemas["Problem"].pop("$defs", {}))
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].pop("422", None)
+                operation["responses"]["default"] = {
+                    "description": "Error (problem details)",
+                    "content": content,
+                }
 
 
 def _check(probe: Any) -> str:

@@ -18,7 +18,10 @@ class InsecureSettings(ValueError):
 class Settings(BaseSettings):
     """Every knob of the service; names match the environment variables."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: a refused setting must not print secrets (keys, database passwords) to logs.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     APP_ENV: Literal["development", "test", "production"] = "development"
     DATABASE_URL: str = "sqlite:///instance/shopwright.db"

@@ -57,6 +57,22 @@ class LimitQuery(QueryModel):
     cursor: str | None = None
 
 
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details body (Content-Type: application/problem+json)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError] | None = None
+
+
 class Message(BaseModel):
     """A plain acknowledgement."""
 

@@ -130,3 +130,14 @@ def test_docs_page_loads_only_local_assets(client: FlaskClient, path: str) -> No
 
 def test_docs_with_and_without_slash_are_the_same_page(client: FlaskClient) -> None:
     assert client.get("/api/docs").get_data() == client.get("/api/docs/").get_data()
+
+
+def test_errors_are_documented_as_problem_details(client: FlaskClient) -> None:
+    spec = client.get("/api/openapi.json").json
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "code"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            default = operation["responses"]["default"]
+            assert "application/problem+json" in default["content"], (method, path)
+            assert "422" not in operation["responses"], (method, path)

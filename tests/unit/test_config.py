@@ -38,3 +38,9 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.DATABASE_URL == "postgresql+psycopg://u:p@db:5432/shop"
     assert settings.CORS_ORIGINS == ["https://a.example", "https://b.example"]
     assert settings.SECRET_KEY != DEV_SECRET_KEY
+
+
+def test_a_refused_setting_does_not_echo_its_value() -> None:
+    with pytest.raises(ValidationError) as error:
+        Settings(_env_file=None, SECRET_KEY="hunter2-short")  # type: ignore[call-arg]
+    assert "hunter2-short" not in str(error.value)
