@@ -260,6 +260,8 @@ def _init_rate_limits(app: Flask, settings: Settings) -> None:
         app=app,
         storage_uri=settings.REDIS_URL or "memory://",
         in_memory_fallback_enabled=True,
+        # A moving window: a burst across a minute boundary cannot double the allowance.
+        strategy="moving-window",
         headers_enabled=True,
         key_prefix=settings.RATE_LIMIT_KEY_PREFIX,
         enabled=settings.RATE_LIMIT_ENABLED,
