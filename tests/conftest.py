@@ -36,6 +36,8 @@ from shopwright.db import Base, make_engine, make_sessionmaker
 REQUIRE_SERVICES = os.environ.get("SHOPWRIGHT_TEST_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Every Redis key this test run writes starts with this: runs sharing one Redis never touch each other's keys.
+REDIS_RUN_PREFIX = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 _notices: list[str] = []
 
@@ -191,7 +193,10 @@ def redis_url() -> Iterator[str]:
     if not REDIS_AVAILABLE:
         _unavailable("Redis")
     yield REDIS_URL
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{REDIS_RUN_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 def free_port() -> int:
@@ -252,7 +257,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "ARGON2_TIME_COST": 1,
         "ARGON2_MEMORY_KIB": 1024,
         "RATE_LIMIT_ENABLED": False,
-        "RATE_LIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "REDIS_KEY_PREFIX": f"{REDIS_RUN_PREFIX}-{uuid.uuid4().hex}",
         "LOG_LEVEL": "WARNING",
         "REDIS_URL": None,
     }

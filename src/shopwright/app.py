@@ -84,7 +84,9 @@ def create_app(
     redis_client = redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
     app.extensions["shopwright.redis"] = redis_client
     revocations: RevocationStore = (
-        RedisRevocations(redis_client) if redis_client else DatabaseRevocations(sessions)
+        RedisRevocations(redis_client, settings.REDIS_KEY_PREFIX)
+        if redis_client
+        else DatabaseRevocations(sessions)
     )
 
     _init_request_hooks(app)
@@ -263,7 +265,7 @@ def _init_rate_limits(app: Flask, settings: Settings) -> None:
         # A moving window: a burst across a minute boundary cannot double the allowance.
         strategy="moving-window",
         headers_enabled=True,
-        key_prefix=settings.RATE_LIMIT_KEY_PREFIX,
+        key_prefix=settings.REDIS_KEY_PREFIX,
         enabled=settings.RATE_LIMIT_ENABLED,
     )
     app.extensions["shopwright.limiter"] = limiter  # Flask-Limiter only keeps a weak reference

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     DATABASE_POOL_SIZE: int = 10
     DATABASE_ECHO: bool = False
     REDIS_URL: str | None = None
+    # Namespace of every Redis key (revocation list, rate limits): lets apps or test runs share a Redis.
+    REDIS_KEY_PREFIX: str = "shopwright"
 
     SECRET_KEY: str = DEV_SECRET_KEY
     JWT_ACCESS_TTL_MINUTES: int = Field(default=15, ge=1)
@@ -44,7 +46,6 @@ class Settings(BaseSettings):
 
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_AUTH: str = "10/minute"
-    RATE_LIMIT_KEY_PREFIX: str = "shopwright"
 
     EMAIL_BACKEND: Literal["file", "smtp"] = "file"
     EMAIL_OUTBOX_DIR: str = "instance/outbox"

@@ -112,7 +112,7 @@ def test_counts_are_kept_in_redis_when_configured(limited: FlaskClient, backend:
     storage = type(app.extensions["shopwright.limiter"].storage).__name__
     if settings.REDIS_URL:
         assert storage == "RedisStorage"
-        keys = redis.Redis.from_url(settings.REDIS_URL).keys(f"*{settings.RATE_LIMIT_KEY_PREFIX}*")
+        keys = redis.Redis.from_url(settings.REDIS_URL).keys(f"*{settings.REDIS_KEY_PREFIX}*")
         assert keys
     else:
         assert backend == "sqlite"

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.models import RevokedToken
 from shopwright.accounts.revocation import DatabaseRevocations, RedisRevocations, RevocationStore, now_ms
+from tests.conftest import REDIS_RUN_PREFIX
 
 DAY = timedelta(days=1)
 
@@ -60,7 +61,7 @@ def subject(kind: str, request: pytest.FixtureRequest) -> Iterator[Subject]:
     if kind == "redis":
         client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
         with Session() as unused:  # Redis writes at once; the session is not touched
-            yield Subject(RedisRevocations(client), unused)
+            yield Subject(RedisRevocations(client, REDIS_RUN_PREFIX), unused)
         return
     db_session: Session = request.getfixturevalue("db_session")
     yield Subject(_database_store(db_session), db_session)
@@ -131,20 +132,22 @@ def redis_client(redis_url: str) -> redis.Redis:
 
 
 def test_redis_entries_carry_their_ttl(redis_client: redis.Redis) -> None:
-    store = RedisRevocations(redis_client)
+    store = RedisRevocations(redis_client, REDIS_RUN_PREFIX)
     with Session() as unused:
         store.revoke(unused, "jti:long", timedelta(days=30))
         store.revoke(unused, "jti:short", timedelta(milliseconds=200))
 
-    assert 30 * 86400 - 5 <= redis_client.ttl("revoked:jti:long") <= 30 * 86400
-    assert redis_client.ttl("revoked:jti:short") == 1  # never 0 (which would mean "no expiry" to SET)
+    assert 30 * 86400 - 5 <= redis_client.ttl(f"{REDIS_RUN_PREFIX}:revoked:jti:long") <= 30 * 86400
+    assert (
+        redis_client.ttl(f"{REDIS_RUN_PREFIX}:revoked:jti:short") == 1
+    )  # never 0 (which would mean "no expiry" to SET)
 
 
 def test_redis_entries_expire(redis_client: redis.Redis) -> None:
-    store = RedisRevocations(redis_client)
+    store = RedisRevocations(redis_client, REDIS_RUN_PREFIX)
     with Session() as unused:
         store.revoke(unused, "jti:brief", timedelta(seconds=1))
-    assert 0 < redis_client.pttl("revoked:jti:brief") <= 1000
+    assert 0 < redis_client.pttl(f"{REDIS_RUN_PREFIX}:revoked:jti:brief") <= 1000
     assert store.is_revoked("brief", None, "1", 0) is True
 
     deadline = time.monotonic() + 3
@@ -152,7 +155,7 @@ def test_redis_entries_expire(redis_client: redis.Redis) -> None:
         time.sleep(0.05)
 
     assert store.is_revoked("brief", None, "1", 0) is False
-    assert redis_client.exists("revoked:jti:brief") == 0
+    assert redis_client.exists(f"{REDIS_RUN_PREFIX}:revoked:jti:brief") == 0
 
 
 @pytest.mark.parametrize("backend", ["postgresql", "sqlite"])

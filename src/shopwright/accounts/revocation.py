@@ -31,18 +31,19 @@ class RevocationStore(Protocol):
 class RedisRevocations:
     """Revocations in Redis: one MGET per request, entries expire by themselves."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "shopwright") -> None:
         self.client = client
+        self.prefix = f"{prefix}:revoked:"
 
     def revoke(self, session: Session, key: str, ttl: timedelta, not_before: int | None = None) -> None:
         # Written before the caller commits: if the transaction then fails, a token was revoked
         # needlessly (fails closed) rather than left alive.
-        self.client.set(f"revoked:{key}", str(not_before or 0), ex=max(int(ttl.total_seconds()), 1))
+        self.client.set(self.prefix + key, str(not_before or 0), ex=max(int(ttl.total_seconds()), 1))
 
     def is_revoked(self, jti: str, family: str | None, user_id: str, issued_at: int) -> bool:
-        keys = [f"revoked:jti:{jti}", f"revoked:user:{user_id}"]
+        keys = [f"{self.prefix}jti:{jti}", f"{self.prefix}user:{user_id}"]
         if family:
-            keys.append(f"revoked:family:{family}")
+            keys.append(f"{self.prefix}family:{family}")
         jti_hit, user_cutoff, *family_hit = self.client.mget(keys)
         return _decide(
             revoked=jti_hit is not None or any(hit is not None for hit in family_hit),
