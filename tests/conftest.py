@@ -161,6 +161,8 @@ def truncate_all(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # SQLite checks RESTRICT foreign keys row by row (category trees); check once, at commit.
+            conn.execute(text("PRAGMA defer_foreign_keys = ON"))
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
 

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from pydantic import ValidationError
 
+from shopwright import seed
 from shopwright.accounts import seed as account_seed
 from shopwright.config import Settings
 
@@ -79,11 +80,23 @@ def create_admin(email: str, password: str) -> None:
 
 @click.command("seed-db")
 @with_appcontext
-def seed_db() -> None:
-    """Load demo data: an admin and two customers (idempotent)."""
-    with current_app.extensions["shopwright.sessions"]() as session:
-        for line in account_seed.seed_accounts(session):
+@click.option(
+    "--products",
+    "products",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Also generate this many extra products in bulk (e.g. 1000000 for load tests).",
+)
+def seed_db(products: int | None) -> None:
+    """Load demo data: an admin, two customers, a catalog with reviews (idempotent)."""
+    sessions = current_app.extensions["shopwright.sessions"]
+    with sessions() as session:
+        for line in [*account_seed.seed_accounts(session), *seed.seed_catalog(session)]:
             click.echo(line)
+    if products:
+        with sessions() as session, click.progressbar(length=products, label="Generating products") as bar:
+            seed.bulk_products(session, products, bar.update)
+        click.echo(f"catalog  {products} generated products added")
 
 
 @click.command("deliver-events")

@@ -1,0 +1,1 @@
+"""Catalog: categories (a tree), products, variants, reviews and recommendations."""

@@ -1,0 +1,77 @@
+"""Reviews and ratings, and "bought together" recommendations."""
+
+from __future__ import annotations
+
+from sqlalchemy import Numeric, cast, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from shopwright.catalog.errors import ReviewExists
+from shopwright.catalog.models import MAX_ID, Product, Review
+from shopwright.catalog.schemas import ReviewCreate
+from shopwright.catalog.service import get_product
+from shopwright.pagination import InvalidCursor, decode_cursor, encode_cursor
+
+
+def add_review(session: Session, product_id: int, user_id: int, data: ReviewCreate) -> Review:
+    """Add the customer's one review of a product and fold its rating into the product's average."""
+    try:
+        with session.begin():
+            get_product(session, product_id)
+            review = Review(
+                product_id=product_id, user_id=user_id, rating=data.rating, title=data.title, body=data.body
+            )
+            session.add(review)
+            session.flush()  # the unique (product, user) constraint decides a second review, also under races
+            # One UPDATE computes from the row's current values under its row lock: racing reviews all count.
+            session.execute(
+                update(Product)
+                .where(Product.id == product_id)
+                .values(
+                    rating_count=Product.rating_count + 1,
+                    rating_sum=Product.rating_sum + data.rating,
+                    rating_avg=func.round(
+                        cast(Product.rating_sum + data.rating, Numeric) / (Product.rating_count + 1), 2
+                    ),
+                )
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError as error:
+        raise ReviewExists("Each customer reviews a product once") from error
+    return review
+
+
+def list_reviews(
+    session: Session, product_id: int, *, limit: int, cursor: str | None
+) -> tuple[list[Review], str | None]:
+    """Return a page of a product's reviews, newest first."""
+    get_product(session, product_id)
+    statement = (
+        select(Review).where(Review.product_id == product_id).order_by(Review.id.desc()).limit(limit + 1)
+    )
+    if cursor:
+        after = decode_cursor(cursor, keys=("id",))["id"]
+        # A tampered value must not reach SQL (a string, a bool or a huge number there is a 500).
+        if isinstance(after, bool) or not isinstance(after, int) or not 0 < after <= MAX_ID:
+            raise InvalidCursor("The cursor is not one this API returned")
+        statement = statement.where(Review.id < after)
+    reviews = list(session.scalars(statement))
+    next_cursor = encode_cursor({"id": reviews[limit - 1].id}) if len(reviews) > limit else None
+    return reviews[:limit], next_cursor
+
+
+def recommend(session: Session, product_id: int, *, limit: int = 8) -> list[Product]:
+    """Return products to suggest beside this one: the newest others of its category.
+
+    "Bought together" co-occurrence needs paid orders; it joins here when the orders domain exists.
+    """
+    product = get_product(session, product_id)
+    statement = (
+        select(Product)
+        .where(Product.category_id == product.category_id, Product.id != product_id)
+        .where(Product.deleted_at.is_(None), Product.is_active)
+        .order_by(Product.rating_count.desc(), Product.id.desc())
+        .limit(limit)
+        .options(selectinload(Product.variants), selectinload(Product.category))
+    )
+    return list(session.scalars(statement))

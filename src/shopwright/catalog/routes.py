@@ -1,0 +1,254 @@
+"""HTTP routes of /api/products and /api/categories."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Response, current_app, request
+from flask_openapi import APIBlueprint, Tag
+
+from shopwright.accounts.auth import BEARER, admin_required, current_user_id, login_required
+from shopwright.catalog import listing, reviews, service
+from shopwright.catalog.models import Category, Product
+from shopwright.catalog.schemas import (
+    CategoryCreate,
+    CategoryNode,
+    CategoryOut,
+    CategoryPath,
+    CategoryUpdate,
+    ProductCreate,
+    ProductOut,
+    ProductPath,
+    ProductQuery,
+    ProductUpdate,
+    ReviewCreate,
+    ReviewOut,
+    VariantCreate,
+    VariantOut,
+    VariantPath,
+    VariantUpdate,
+)
+from shopwright.db import get_session
+from shopwright.inventory import service as inventory
+from shopwright.schemas import LimitQuery
+
+products_bp = APIBlueprint("products", __name__, url_prefix="/api/products", abp_tags=[Tag(name="Catalog")])
+categories_bp = APIBlueprint(
+    "categories", __name__, url_prefix="/api/categories", abp_tags=[Tag(name="Catalog")]
+)
+Result = tuple[dict[str, Any] | str, int] | dict[str, Any] | Response
+
+
+# --- public reads ----------------------------------------------------------------------------
+@products_bp.get(
+    "", summary="List products: search, filter, sort, paginate (ETag)", responses={200: ProductOut}
+)
+def list_products(query: ProductQuery) -> Result:
+    return _listing(query)
+
+
+@products_bp.get(
+    "/<int:product_id>", summary="Get a product with variants and availability", responses={200: ProductOut}
+)
+def get_product(path: ProductPath) -> Result:
+    product = service.get_product(get_session(), path.product_id)
+    return _products_out([product])[0]
+
+
+@products_bp.get(
+    "/<int:product_id>/reviews", summary="List a product's reviews, newest first", responses={200: ReviewOut}
+)
+def list_reviews(path: ProductPath, query: LimitQuery) -> Result:
+    items, next_cursor = reviews.list_reviews(
+        get_session(), path.product_id, limit=query.limit, cursor=query.cursor
+    )
+    return {
+        "items": [ReviewOut.model_validate(r).model_dump(mode="json") for r in items],
+        "next_cursor": next_cursor,
+    }
+
+
+@products_bp.post(
+    "/<int:product_id>/reviews",
+    summary="Review a product (once per customer)",
+    security=BEARER,
+    responses={201: ReviewOut},
+)
+@login_required
+def add_review(path: ProductPath, body: ReviewCreate) -> Result:
+    review = reviews.add_review(get_session(), path.product_id, current_user_id(), body)
+    return ReviewOut.model_validate(review).model_dump(mode="json"), 201
+
+
+@products_bp.get(
+    "/<int:product_id>/recommendations",
+    summary="Products to suggest beside this one",
+    responses={200: ProductOut},
+)
+def recommendations(path: ProductPath) -> Result:
+    return {"items": _products_out(reviews.recommend(get_session(), path.product_id))}
+
+
+@categories_bp.get("", summary="The category tree", responses={200: CategoryNode})
+def category_tree() -> Result:
+    return {"items": _tree(service.list_categories(get_session()))}
+
+
+@categories_bp.get(
+    "/<int:category_id>/products",
+    summary="Products of a category and its sub-categories",
+    responses={200: ProductOut},
+)
+def category_products(path: CategoryPath, query: ProductQuery) -> Result:
+    return _listing(query.model_copy(update={"category_id": path.category_id}))
+
+
+# --- admin writes ----------------------------------------------------------------------------
+@products_bp.post(
+    "",
+    summary="Create a product (variants, or sku + price_cents + stock_quantity)",
+    security=BEARER,
+    responses={201: ProductOut},
+)
+@admin_required
+def create_product(body: ProductCreate) -> Result:
+    return _products_out([inventory.create_product(get_session(), body)])[0], 201
+
+
+@products_bp.put(
+    "/<int:product_id>", summary="Update a product", security=BEARER, responses={200: ProductOut}
+)
+@products_bp.patch(
+    "/<int:product_id>", summary="Update a product", security=BEARER, responses={200: ProductOut}
+)
+@admin_required
+def update_product(path: ProductPath, body: ProductUpdate) -> Result:
+    return _products_out([inventory.update_product(get_session(), path.product_id, body)])[0]
+
+
+@products_bp.delete(
+    "/<int:product_id>", summary="Soft-delete a product", security=BEARER, responses={204: None}
+)
+@admin_required
+def delete_product(path: ProductPath) -> Result:
+    service.delete_product(get_session(), path.product_id)
+    return "", 204
+
+
+@products_bp.post(
+    "/<int:product_id>/variants", summary="Add a variant", security=BEARER, responses={201: VariantOut}
+)
+@admin_required
+def add_variant(path: ProductPath, body: VariantCreate) -> Result:
+    variant = inventory.add_variant(get_session(), path.product_id, body)
+    return _variant_out(variant), 201
+
+
+@products_bp.patch(
+    "/<int:product_id>/variants/<int:variant_id>",
+    summary="Update a variant",
+    security=BEARER,
+    responses={200: VariantOut},
+)
+@admin_required
+def update_variant(path: VariantPath, body: VariantUpdate) -> Result:
+    return _variant_out(inventory.update_variant(get_session(), path.product_id, path.variant_id, body))
+
+
+@categories_bp.post("", summary="Create a category", security=BEARER, responses={201: CategoryOut})
+@admin_required
+def create_category(body: CategoryCreate) -> Result:
+    return CategoryOut.model_validate(service.create_category(get_session(), body)).model_dump(
+        mode="json"
+    ), 201
+
+
+@categories_bp.patch(
+    "/<int:category_id>",
+    summary="Rename, describe or move a category",
+    security=BEARER,
+    responses={200: CategoryOut},
+)
+@admin_required
+def update_category(path: CategoryPath, body: CategoryUpdate) -> Result:
+    category = service.update_category(get_session(), path.category_id, body)
+    return CategoryOut.model_validate(category).model_dump(mode="json")
+
+
+@categories_bp.delete(
+    "/<int:category_id>", summary="Delete an empty category", security=BEARER, responses={204: None}
+)
+@admin_required
+def delete_category(path: CategoryPath) -> Result:
+    service.delete_category(get_session(), path.category_id)
+    return "", 204
+
+
+# --- serialisation ---------------------------------------------------------------------------
+def _listing(query: ProductQuery) -> Response:
+    session = get_session()
+    page = listing.list_products(session, query, in_stock=inventory.in_stock_condition())
+    body: dict[str, Any] = {"items": _products_out(page.items)}
+    if page.total is not None:
+        body.update(page=query.page or 1, per_page=query.per_page or query.limit, total=page.total)
+    else:
+        body["next_cursor"] = page.next_cursor
+    return _with_etag(body)
+
+
+def _with_etag(body: dict[str, Any]) -> Response:
+    """Answer with a strong ETag of the exact body; a matching If-None-Match gets 304."""
+    payload = current_app.json.dumps(body).encode()
+    response = Response(payload, mimetype="application/json")
+    response.set_etag(hashlib.sha256(payload).hexdigest()[:32])
+    response.make_conditional(request)  # turns it into a 304 in place when If-None-Match matches
+    return response
+
+
+def _products_out(products: Sequence[Product]) -> list[dict[str, Any]]:
+    available = inventory.availability(get_session(), (v.id for p in products for v in p.variants))
+    return [_product_out(p, available) for p in products]
+
+
+def _product_out(product: Product, available: dict[int, int]) -> dict[str, Any]:
+    variants = [
+        VariantOut.model_validate(v).model_copy(update={"available": available.get(v.id, 0)})
+        for v in product.variants
+        if v.is_active
+    ]
+    out = ProductOut(
+        id=product.id,
+        name=product.name,
+        slug=product.slug,
+        description=product.description,
+        category=product.category,
+        price_cents=product.min_price_cents,
+        currency=product.currency,
+        in_stock=any(v.available > 0 for v in variants),
+        rating_avg=float(product.rating_avg),
+        rating_count=product.rating_count,
+        variants=variants,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+    return out.model_dump(mode="json")
+
+
+def _variant_out(variant: Any) -> dict[str, Any]:
+    available = inventory.availability(get_session(), [variant.id]).get(variant.id, 0)
+    return (
+        VariantOut.model_validate(variant).model_copy(update={"available": available}).model_dump(mode="json")
+    )
+
+
+def _tree(categories: list[Category]) -> list[dict[str, Any]]:
+    nodes = {
+        c.id: {**CategoryOut.model_validate(c).model_dump(mode="json"), "children": []} for c in categories
+    }
+    roots: list[dict[str, Any]] = []
+    for category in categories:
+        parent = nodes.get(category.parent_id) if category.parent_id is not None else None
+        (parent["children"] if parent is not None else roots).append(nodes[category.id])
+    return roots

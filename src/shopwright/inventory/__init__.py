@@ -1,0 +1,1 @@
+"""Inventory: stock per variant (quantity and reserved), changed only atomically."""

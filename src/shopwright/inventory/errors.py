@@ -1,0 +1,8 @@
+"""Inventory errors."""
+
+from shopwright.errors import Conflict
+
+
+class StockBelowReserved(Conflict):
+    code = "stock_below_reserved"
+    title = "Stock cannot go below what carts have reserved"
