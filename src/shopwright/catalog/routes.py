@@ -200,9 +200,8 @@ def _listing(query: ProductQuery) -> Response:
 
 def _with_etag(body: dict[str, Any]) -> Response:
     """Answer with a strong ETag of the exact body; a matching If-None-Match gets 304."""
-    payload = current_app.json.dumps(body).encode()
-    response = Response(payload, mimetype="application/json")
-    response.set_etag(hashlib.sha256(payload).hexdigest()[:32])
+    response: Response = current_app.json.response(body)  # type: ignore[assignment]
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
     response.make_conditional(request)  # turns it into a 304 in place when If-None-Match matches
     return response
 
