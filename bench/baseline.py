@@ -1,0 +1,120 @@
+"""A bare WSGI app doing by hand what a Shopwright endpoint does: the yardstick bench/run.py compares against.
+
+No Flask, no SQLAlchemy, no Pydantic: the same libraries underneath (PyJWT, redis-py, psycopg 3, the
+stdlib json module) called directly. Each scenario of bench/run.py has a handler here, keyed by path.
+
+Run it under gunicorn with the same environment as Shopwright:
+    DATABASE_URL=postgresql+psycopg://... REDIS_URL=redis://... SECRET_KEY=... \
+    python -m gunicorn --pythonpath bench baseline:app --workers 2 --worker-class gthread --threads 4
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import psycopg
+import redis
+
+SECRET_KEY = os.environ["SECRET_KEY"]
+# Shopwright's URLs name the SQLAlchemy driver; psycopg wants a plain libpq URL.
+DATABASE_URL = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
+REDIS = redis.Redis.from_url(os.environ["REDIS_URL"])
+# The key layout of shopwright.accounts.revocation.RedisRevocations: "<REDIS_KEY_PREFIX>:revoked:<kind>:<id>".
+REVOKED = os.environ.get("REDIS_KEY_PREFIX", "shopwright") + ":revoked:"
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Answer = tuple[int, dict[str, Any]]
+
+_local = threading.local()
+
+
+def _connection() -> psycopg.Connection[tuple[Any, ...]]:
+    """Return this thread's connection (one per gthread thread; psycopg_pool is not installed)."""
+    conn: psycopg.Connection[tuple[Any, ...]] | None = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        # Autocommit: one SELECT needs no transaction, so no BEGIN/ROLLBACK round trips.
+        conn = psycopg.connect(DATABASE_URL, autocommit=True)
+        _local.conn = conn
+    return conn
+
+
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _problem(status: int, title: str, detail: str) -> Answer:
+    return status, {"type": "about:blank", "title": title, "status": status, "detail": detail}
+
+
+def _access_claims(environ: dict[str, Any]) -> dict[str, Any] | None:
+    """Decode and check the Bearer access token as flask-jwt-extended + RedisRevocations do."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith("Bearer "):
+        return None
+    try:
+        claims: dict[str, Any] = jwt.decode(header[7:], SECRET_KEY, algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    if claims.get("type") != "access":
+        return None
+    # The same keys as shopwright.accounts.revocation.RedisRevocations, in one MGET.
+    keys = [f"{REVOKED}jti:{claims['jti']}", f"{REVOKED}user:{claims['sub']}"]
+    if claims.get("fam"):
+        keys.append(f"{REVOKED}family:{claims['fam']}")
+    jti_hit, user_cutoff, *family_hit = REDIS.mget(keys)
+    issued_at = int(claims.get("iat_ms", int(claims["iat"]) * 1000))
+    revoked = jti_hit is not None or any(hit is not None for hit in family_hit)
+    if revoked or (user_cutoff is not None and issued_at < int(user_cutoff)):
+        return None
+    return claims
+
+
+def me(environ: dict[str, Any]) -> Answer:
+    """GET /api/auth/me: the current user's profile."""
+    claims = _access_claims(environ)
+    if claims is None:
+        return _problem(401, "Unauthorized", "Missing, invalid, expired or revoked token")
+    user_id = int(claims["sub"])
+    row = (
+        _connection()
+        .execute(
+            "SELECT id, email, full_name, role, is_active, created_at, deleted_at FROM users WHERE id = %s",
+            (user_id,),
+        )
+        .fetchone()
+    )
+    if row is None or row[6] is not None:
+        return _problem(404, "Not Found", f"No user {user_id}")
+    return 200, {
+        "id": row[0],
+        "email": row[1],
+        "full_name": row[2],
+        "role": row[3],
+        "is_active": row[4],
+        "created_at": _iso_utc(row[5]),
+    }
+
+
+ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Answer]] = {
+    ("GET", "/api/auth/me"): me,
+}
+REASONS = {200: "OK", 401: "UNAUTHORIZED", 404: "NOT FOUND"}
+
+
+def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """Dispatch on method and path; answer JSON (problem+json for errors)."""
+    handler = ROUTES.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")))
+    status, body = handler(environ) if handler else _problem(404, "Not Found", "No such route")
+    payload = json.dumps(body).encode()
+    content_type = "application/json" if status < 400 else "application/problem+json"
+    start_response(
+        f"{status} {REASONS.get(status, 'ERROR')}",
+        [("Content-Type", content_type), ("Content-Length", str(len(payload)))],
+    )
+    return [payload]

@@ -1,0 +1,439 @@
+"""Load benchmark: wrk against Shopwright under gunicorn, side by side with a raw WSGI baseline.
+
+    python bench/run.py [--scenario me] [--duration 10] [--connections 16] [--rounds 1]
+
+Creates a fresh PostgreSQL database, migrates and seeds it, serves Shopwright and bench/baseline.py
+with the same gunicorn settings, checks both answer 200 with the same body, warms each up, runs wrk
+against each in turn (never both at once), prints a table with the ratio Shopwright / baseline and
+writes bench/results/<scenario>.json. Servers, the database and the bench keys in Redis are cleaned up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import psycopg
+import redis
+from alembic import command
+from psycopg import sql
+from sqlalchemy.orm import Session, sessionmaker
+
+from shopwright.accounts import service as accounts
+from shopwright.accounts.schemas import RegisterIn
+from shopwright.cli import alembic_config
+from shopwright.config import Settings
+from shopwright.db import make_engine, make_sessionmaker
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE_NAME = "shopwright_bench"
+DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE_NAME}"
+REDIS_URL = "redis://127.0.0.1:6379/14"  # the tests use index 15
+REDIS_KEY_PREFIX = "shopwright-bench"  # every key the servers write; deleted before and after a run
+GUNICORN_ARGS = ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]
+WRK_THREADS = 2
+WARMUP_SECONDS = 2
+CUSTOMER = {"email": "bench@example.com", "password": "bench-password-1", "full_name": "Bench Customer"}
+
+
+# --- scenarios ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Context:
+    """What a scenario's setup may use: sessions on the bench database and the running Shopwright server."""
+
+    sessions: sessionmaker[Session]
+    shopwright_url: str
+
+
+class Scenario(NamedTuple):
+    setup: Callable[[Context], dict[str, str]]  # seeds data; returns the values the headers need
+    path: str
+    headers: dict[str, str]  # str.format templates, filled with setup's values
+
+
+def setup_customer_token(ctx: Context) -> dict[str, str]:
+    """Register a customer through the use case, then log in over HTTP for a real access token."""
+    with ctx.sessions() as session:
+        accounts.register_user(session, RegisterIn.model_validate(CUSTOMER))
+    login = {"email": CUSTOMER["email"], "password": CUSTOMER["password"]}
+    status, body = http_json(ctx.shopwright_url + "/api/auth/login", {}, login)
+    if status != 200:
+        raise SystemExit(f"login failed with {status}: {body}")
+    return {"access_token": body["access_token"]}
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "me": Scenario(setup_customer_token, "/api/auth/me", {"Authorization": "Bearer {access_token}"}),
+}
+
+
+# --- HTTP and processes ---------------------------------------------------------------------------
+def http_json(url: str, headers: dict[str, str], body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    """Send one request (POST when there is a body) and return (status, parsed JSON or raw text)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Server(NamedTuple):
+    url: str
+    pgid: int  # gunicorn's arbiter leads the process group of its workers
+
+
+@contextmanager
+def gunicorn(name: str, app: str, env: dict[str, str], extra: list[str]) -> Iterator[Server]:
+    """Serve `app` with gunicorn on a free port in its own process group until the block ends."""
+    port = free_port()
+    command_line = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS]
+    command_line += ["--log-level", "warning", "--graceful-timeout", "5", *extra]
+    process = subprocess.Popen(command_line, cwd=ROOT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_listening(name, url, process)
+        yield Server(url, process.pid)
+    finally:
+        _stop(process)
+
+
+def _wait_until_listening(name: str, url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{name}: gunicorn exited with {process.returncode}")
+        try:
+            http_json(url + "/", {})  # any HTTP answer (404 included) means a worker is serving
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{name}: gunicorn did not answer within 30 s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a gunicorn arbiter and its workers (its whole process group)."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+# --- database and redis -------------------------------------------------------------------------
+@contextmanager
+def bench_database() -> Iterator[None]:
+    """Create a fresh, migrated bench database; drop it at the end."""
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE_NAME))
+    _admin(drop)
+    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+    try:
+        command.upgrade(alembic_config(DATABASE_URL), "head")
+        yield
+    finally:
+        _admin(drop)
+
+
+def _admin(statement: sql.Composed) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@contextmanager
+def bench_redis() -> Iterator[None]:
+    """Start and end without bench keys in Redis (no stale revocations from an earlier run)."""
+    client = redis.Redis.from_url(REDIS_URL)
+
+    def clean() -> None:
+        for key in client.scan_iter(match=f"{REDIS_KEY_PREFIX}:*", count=1000):
+            client.delete(key)
+
+    clean()
+    try:
+        yield
+    finally:
+        clean()
+        client.close()
+
+
+# --- wrk and CPU accounting -------------------------------------------------------------------
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def wrk(
+    url: str, headers: dict[str, str], connections: int, seconds: int, server_pgid: int
+) -> dict[str, Any]:
+    """Run wrk; return req/s, p50/p99 in ms, counts, and where the CPU went (µs per request)."""
+    command_line = ["wrk", f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{seconds}s"]
+    command_line.append("--latency")
+    for key, value in headers.items():
+        command_line += ["-H", f"{key}: {value}"]
+    command_line.append(url)
+    before = cpu_snapshot(server_pgid)
+    result = subprocess.run(command_line, capture_output=True, text=True, check=True)
+    after = cpu_snapshot(server_pgid)
+    numbers = parse_wrk(result.stdout)
+    spent = {key: after[key] - before[key] for key in before}
+    idle, steal = spent.pop("idle"), spent.pop("steal")
+    spent["other"] = spent.pop("machine") - sum(spent.values())  # other work on the machine, kernel
+    spent.update(
+        idle=idle, steal=steal
+    )  # CPU nobody here used: the load did not saturate, or the host took it
+    requests = max(numbers["requests"], 1)
+    numbers["cpu_us_per_request"] = {key: round(value / requests * 1e6) for key, value in spent.items()}
+    return numbers
+
+
+def cpu_snapshot(server_pgid: int) -> dict[str, float]:
+    """Return CPU seconds used so far by the server, its PostgreSQL backends, Redis, wrk, the machine."""
+    totals = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:  # the process ended meanwhile
+            continue
+        comm, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+        if int(fields[2]) == server_pgid:
+            totals["server"] += seconds
+        elif comm == "postgres" and f" {DATABASE_NAME} ".encode() in cmdline:
+            totals["postgres"] += seconds
+        elif comm == "redis-server":
+            totals["redis"] += seconds
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has been waited for
+    totals["wrk"] = children.ru_utime + children.ru_stime
+    # /proc/stat "cpu": user nice system idle iowait irq softirq steal (in ticks, all CPUs together).
+    user, nice, system, idle, iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split()[1:9]
+    )
+    totals["machine"] = (user + nice + system + irq + softirq) / _TICK
+    totals["idle"] = (idle + iowait) / _TICK
+    totals["steal"] = steal / _TICK  # a virtual machine's CPU taken by the host
+    return totals
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Read the numbers out of wrk's text report (run with --latency)."""
+    percentiles = {
+        int(m[1]): float(m[2]) * _UNITS_MS[m[3]]
+        for m in re.finditer(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    }
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    total = re.search(r"^\s+(\d+) requests in", output, re.MULTILINE)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    if rps is None or total is None or 50 not in percentiles or 99 not in percentiles:
+        raise SystemExit(f"could not parse wrk output:\n{output}")
+    return {
+        "requests_per_second": float(rps[1]),
+        "p50_ms": round(percentiles[50], 3),
+        "p99_ms": round(percentiles[99], 3),
+        "requests": int(total[1]),
+        "non_2xx": int(non_2xx[1]) if non_2xx else 0,
+        "socket_errors": socket_errors[1].strip() if socket_errors else None,
+    }
+
+
+# --- the run ------------------------------------------------------------------------------------
+def check_same_answer(servers: dict[str, Server], scenario: Scenario, headers: dict[str, str]) -> None:
+    """Both servers must answer 200 with the same JSON before they are measured."""
+    answers = {name: http_json(server.url + scenario.path, headers) for name, server in servers.items()}
+    for name, (status, body) in answers.items():
+        if status != 200:
+            raise SystemExit(f"{name} answered {status} on {scenario.path}: {body}")
+    if answers["shopwright"][1] != answers["baseline"][1]:
+        raise SystemExit(f"the servers answer differently: {answers}")
+
+
+def measure(scenario_name: str, duration: int, connections: int, rounds: int) -> dict[str, Any]:
+    """Run one scenario against both servers and return the results."""
+    scenario = SCENARIOS[scenario_name]
+    secret = secrets.token_urlsafe(48)
+    env = {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_KEY_PREFIX": REDIS_KEY_PREFIX,
+        "SECRET_KEY": secret,
+        "APP_ENV": "production",
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_ENABLED": "false",
+    }
+    settings = Settings(APP_ENV="development", DATABASE_URL=DATABASE_URL, SECRET_KEY=secret)
+    runs: dict[str, list[dict[str, Any]]] = {"shopwright": [], "baseline": []}
+    with ExitStack() as stack:  # unwinds in reverse: servers, engine, Redis, then the database
+        stack.enter_context(bench_database())
+        stack.enter_context(bench_redis())
+        engine = make_engine(settings.DATABASE_URL, pool_size=1)
+        stack.callback(engine.dispose)
+        servers = {
+            "shopwright": stack.enter_context(gunicorn("shopwright", "shopwright:create_app()", env, [])),
+            "baseline": stack.enter_context(
+                gunicorn("baseline", "baseline:app", env, ["--pythonpath", str(BENCH)])
+            ),
+        }
+        values = scenario.setup(Context(make_sessionmaker(engine), servers["shopwright"].url))
+        headers = {key: template.format(**values) for key, template in scenario.headers.items()}
+        check_same_answer(servers, scenario, headers)
+        for server in servers.values():
+            wrk(server.url + scenario.path, headers, connections, WARMUP_SECONDS, server.pgid)
+        for round_number in range(rounds):
+            # One server at a time (never two loads on 2 cores at once); alternate who goes first.
+            order = list(servers) if round_number % 2 == 0 else list(reversed(servers))
+            for name in order:
+                server = servers[name]
+                runs[name].append(
+                    wrk(server.url + scenario.path, headers, connections, duration, server.pgid)
+                )
+    medians = {name: _median_run(server_runs) for name, server_runs in runs.items()}
+    ratio = medians["shopwright"]["requests_per_second"] / medians["baseline"]["requests_per_second"]
+    # The same comparison by CPU spent per request; steadier than req/s when others share the machine.
+    own_cpu = {name: _own_cpu_us(run) for name, run in medians.items()}
+    return {
+        "scenario": scenario_name,
+        "path": scenario.path,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "git_commit": _git_commit(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "wrk": {"threads": min(WRK_THREADS, connections), "connections": connections, "seconds": duration},
+        "gunicorn": GUNICORN_ARGS,
+        "rounds": rounds,
+        "servers": medians,
+        "ratio_percent": round(ratio * 100, 1),
+        "cpu_ratio_percent": round(own_cpu["baseline"] / max(own_cpu["shopwright"], 1) * 100, 1),
+        "runs": runs,
+    }
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the run with the median req/s (its latencies come from the same run)."""
+    return sorted(runs, key=lambda run: run["requests_per_second"])[(len(runs) - 1) // 2]
+
+
+def _own_cpu_us(run: dict[str, Any]) -> int:
+    """Return the CPU µs a request cost the server, PostgreSQL and Redis (not wrk, not other work)."""
+    cpu = run["cpu_us_per_request"]
+    return int(cpu["server"] + cpu["postgres"] + cpu["redis"])
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return result.stdout.strip()
+
+
+def print_table(result: dict[str, Any]) -> None:
+    """Print one row per server (ratio on Shopwright's row), then where the CPU went."""
+    print(f"{'scenario':<10} {'server':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>7}")
+    for name, numbers in result["servers"].items():
+        ratio = f"{result['ratio_percent']:.1f}%" if name == "shopwright" else ""
+        print(
+            f"{result['scenario']:<10} {name:<11} {numbers['requests_per_second']:>9.0f} "
+            f"{numbers['p50_ms']:>8.2f} {numbers['p99_ms']:>8.2f} {ratio:>7}"
+        )
+    kinds = list(next(iter(result["servers"].values()))["cpu_us_per_request"])
+    print(f"\nCPU µs per request  {'':<11}" + "".join(f"{kind:>9}" for kind in kinds))
+    for name, numbers in result["servers"].items():
+        cpu = numbers["cpu_us_per_request"]
+        print(f"{result['scenario']:<19} {name:<11}" + "".join(f"{cpu[kind]:>9}" for kind in kinds))
+    own = "server + postgres + redis"
+    print(f"ratio by CPU per request (baseline / shopwright, {own}): {result['cpu_ratio_percent']:.1f}%")
+
+
+def noisy_runs(result: dict[str, Any]) -> list[str]:
+    """Name the runs where others took over 15 % of the machine's CPU, or over 15 % of it sat idle."""
+    warnings = []
+    for name, server_runs in result["runs"].items():
+        for number, run in enumerate(server_runs, start=1):
+            cpu = run["cpu_us_per_request"]
+            share = (cpu["other"] + cpu["steal"]) / max(sum(cpu.values()), 1)
+            if share > 0.15:
+                warnings.append(
+                    f"{name} run {number}: other processes or the host took {share:.0%} of the CPU"
+                )
+            idle = cpu["idle"] / max(sum(cpu.values()), 1)
+            if idle > 0.15:  # 16 connections keep 2 cores busy; idle time means something held the run back
+                warnings.append(f"{name} run {number}: the CPUs sat {idle:.0%} idle under load")
+    return warnings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="me")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per server")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (16-32 on 2 cores)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure each server N times; report the median"
+    )
+    args = parser.parse_args()
+    # A SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C, so servers and the database are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    result = measure(args.scenario, args.duration, args.connections, args.rounds)
+    print_table(result)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.scenario}.json").write_text(json.dumps(result, indent=2) + "\n")
+    sys.stdout.flush()  # the table before any warning
+    for warning in noisy_runs(result):
+        print(f"WARNING: busy machine, numbers unreliable: {warning}", file=sys.stderr)
+    errors = {name: sum(run["non_2xx"] for run in runs) for name, runs in result["runs"].items()}
+    if any(errors.values()):
+        print(f"WARNING: non-2xx responses during the run: {errors}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
