@@ -60,7 +60,10 @@ def create_app(
     passwords.configure(time_cost=settings.ARGON2_TIME_COST, memory_kib=settings.ARGON2_MEMORY_KIB)
     if sessions is None:
         engine = make_engine(
-            settings.DATABASE_URL, pool_size=settings.DATABASE_POOL_SIZE, echo=settings.DATABASE_ECHO
+            settings.DATABASE_URL,
+            pool_size=settings.DATABASE_POOL_SIZE,
+            echo=settings.DATABASE_ECHO,
+            pre_ping=settings.DATABASE_POOL_PRE_PING,
         )
         sessions = make_sessionmaker(engine)
 
@@ -94,11 +97,12 @@ def create_app(
     init_auth(app, settings, revocations)
     _init_errors(app)
     _init_outbox(app, settings, sessions, email_sender or make_email_sender(settings))
-    CORS(
-        app,
-        resources={r"/api/*": {"origins": settings.CORS_ORIGINS}},
-        expose_headers=["X-Request-ID", "ETag"],
-    )
+    if settings.CORS_ORIGINS:  # no CORS headers (and no per-response work) unless origins are allowed
+        CORS(
+            app,
+            resources={r"/api/*": {"origins": settings.CORS_ORIGINS}},
+            expose_headers=["X-Request-ID", "ETag"],
+        )
 
     app.register_api(accounts_routes.bp)
     app.register_api(catalog_routes.products_bp)

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     DATABASE_URL: str = "sqlite:///instance/shopwright.db"
     DATABASE_POOL_SIZE: int = 10
     DATABASE_ECHO: bool = False
+    DATABASE_POOL_PRE_PING: bool = False
     REDIS_URL: str | None = None
     # Namespace of every Redis key (revocation list, rate limits): lets apps or test runs share a Redis.
     REDIS_KEY_PREFIX: str = "shopwright"

@@ -55,7 +55,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = False) -> Engine:
     """Create the engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
@@ -65,7 +65,11 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # Pre-ping costs a round trip on every checkout; by default a dropped connection is instead
+    # detected on use (SQLAlchemy then invalidates the pool) and connections are recycled hourly.
+    return create_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, pool_recycle=3600
+    )
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -132,10 +136,15 @@ def get_settings() -> Settings:
     return settings
 
 
-def close_session(_error: BaseException | None = None) -> None:
-    """Close this request's session, rolling back anything left uncommitted."""
+def close_session(error: BaseException | None = None) -> None:
+    """Close this request's session: a clean read transaction ends with COMMIT, anything else rolls back."""
     from flask import g
 
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+    session: Session | None = g.pop("db_session", None)
+    if session is None:
+        return
+    # Use cases commit their own writes. What is left is a read transaction: COMMIT ends it as well as
+    # ROLLBACK does, and keeps psycopg's prepared statements (a ROLLBACK discards them).
+    if error is None and session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
+    session.close()
