@@ -81,6 +81,9 @@ class Catalog:
     items: list[Item]
     categories: dict[str, int]
     tree: dict[str, list[str]]  # category -> itself and its descendants
+    # PostgreSQL matches all words but the last as whole words (the last as a prefix, as typed so far);
+    # SQLite's fallback matches every word anywhere in the text.
+    whole_words_but_last: bool = False
 
     def expected(
         self,
@@ -100,7 +103,10 @@ class Catalog:
             tokens = re.findall(r"\w+", f"{item.name} {item.description}".lower())
             return (
                 item.listed
-                and all(any(token.startswith(word) for token in tokens) for word in words)
+                and all(
+                    any(self._matches(token, word, last=n == len(words) - 1) for token in tokens)
+                    for n, word in enumerate(words)
+                )
                 and (category is None or item.category in self.tree[category])
                 and (min_price is None or item.price >= min_price)
                 and (max_price is None or item.price <= max_price)
@@ -116,9 +122,14 @@ class Catalog:
         ordered = sorted(chosen, key=keys.get(sort, lambda i: -i.id))
         return [item.id for item in ordered]
 
+    def _matches(self, token: str, word: str, *, last: bool) -> bool:
+        if self.whole_words_but_last and not last:
+            return token == word
+        return token.startswith(word)
+
 
 @pytest.fixture
-def catalog(shop: Shop, sessions: sessionmaker[Session]) -> Catalog:
+def catalog(shop: Shop, sessions: sessionmaker[Session], backend: str) -> Catalog:
     """Eleven products over a three-level tree, with price and rating ties, stock, reservations."""
     electronics = shop.category("Electronics")
     computers = shop.category("Computers", parent_id=electronics["id"])
@@ -177,7 +188,7 @@ def catalog(shop: Shop, sessions: sessionmaker[Session]) -> Catalog:
                 listed=state in ("listed", "reserved"),
             )
         )
-    return Catalog(items, ids, tree)
+    return Catalog(items, ids, tree, whole_words_but_last=backend == "postgresql")
 
 
 SEARCHES = [None, "laptop", "LAP", "cable", "book lear"]
@@ -732,3 +743,16 @@ def test_recommendations_of_a_hidden_or_unknown_product_are_404(shop: Shop, clie
 
     for product_id in (inactive["id"], deleted["id"], 999_999, 10**20):
         assert_problem(client.get(f"{PRODUCTS}/{product_id}/recommendations"), 404, "product_not_found")
+
+
+def test_relevance_ranks_only_the_newest_candidates(
+    client: FlaskClient, catalog: Catalog, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("full-text ranking is PostgreSQL's")
+    # Ranking every match of a broad word in a huge catalog is slow; relevance orders the newest few.
+    monkeypatch.setattr("shopwright.catalog.listing.RELEVANCE_CANDIDATES", 3)
+
+    served = _ids(client, search="laptop", sort="relevance")
+
+    assert sorted(served) == sorted(catalog.expected(search="laptop")[:3])

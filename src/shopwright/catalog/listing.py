@@ -16,6 +16,7 @@ from shopwright.catalog.schemas import MAX_CENTS, ProductQuery
 from shopwright.catalog.service import category_and_descendants
 from shopwright.pagination import InvalidCursor, decode_cursor, encode_cursor
 
+RELEVANCE_CANDIDATES = 1000
 SEARCH_VECTOR: ColumnElement[Any] = literal_column(
     "products.search_vector"
 )  # PostgreSQL generated column (see migration 0002)
@@ -50,6 +51,13 @@ def list_products(
     if query.text:
         statement, rank = _search(statement, query.text, postgres)
     keys = _sort_keys(query.sort, rank)
+    if keys[0].name == "rank":
+        # Ranking reads every match's vector: a one-word search of a large catalog has tens of thousands.
+        # Relevance therefore orders the newest RELEVANCE_CANDIDATES matches (all of them when fewer).
+        newest = (
+            statement.with_only_columns(Product.id).order_by(Product.id.desc()).limit(RELEVANCE_CANDIDATES)
+        )
+        statement = statement.where(Product.id.in_(newest.scalar_subquery()))
     statement = statement.options(selectinload(Product.variants), selectinload(Product.category))
     if query.page is not None or query.per_page is not None:
         return _page(session, statement, keys, query.page or 1, query.per_page or query.limit)
@@ -63,8 +71,11 @@ def _search(
     if not words:
         return statement.where(literal_column("1") == 0), None
     if postgres:
-        # Every word must match, each as a prefix ("lap" finds "laptop"); only \w characters reach to_tsquery.
-        tsquery = func.to_tsquery("english", " & ".join(f"{word}:*" for word in words))
+        # Every word must match; the last one also as a prefix, as typed so far ("ultra lap" finds
+        # "Ultra Laptop"). Prefixes on every word make GIN intersect huge partial-match bitmaps (40 ms
+        # at 1M products, against 3 ms). Only \w characters reach to_tsquery.
+        terms = [*words[:-1], f"{words[-1]}:*"]
+        tsquery = func.to_tsquery("english", " & ".join(terms))
         # ts_rank is a float4, printed rounded: a cursor would carry a value that is not the row's and
         # keyset paging through a tie would loop. A float8 round-trips exactly through the cursor.
         rank = cast(func.ts_rank(SEARCH_VECTOR, tsquery), Double)
