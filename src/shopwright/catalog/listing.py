@@ -16,7 +16,7 @@ from shopwright.catalog.schemas import MAX_CENTS, ProductQuery
 from shopwright.catalog.service import category_and_descendants
 from shopwright.pagination import InvalidCursor, decode_cursor, encode_cursor
 
-RELEVANCE_CANDIDATES = 1000
+RELEVANCE_CANDIDATES = 500
 SEARCH_VECTOR: ColumnElement[Any] = literal_column(
     "products.search_vector"
 )  # PostgreSQL generated column (see migration 0002)
