@@ -10,6 +10,8 @@ Run it under gunicorn with the same environment as Shopwright:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import threading
@@ -101,8 +103,85 @@ def me(environ: dict[str, Any]) -> Answer:
     }
 
 
+PRODUCT_COLUMNS = (
+    "id, name, slug, description, category_id, min_price_cents, currency, rating_avg, rating_count, "
+    "created_at, updated_at"
+)
+
+
+def products(environ: dict[str, Any]) -> Answer:
+    """GET /api/products?limit=20: the first page, newest first, with the same four statements."""
+    limit = 20
+    conn = _connection()
+    rows = conn.execute(
+        f"SELECT {PRODUCT_COLUMNS} FROM products WHERE deleted_at IS NULL AND is_active "
+        "ORDER BY id DESC LIMIT %s",
+        (limit + 1,),
+    ).fetchall()
+    page = rows[:limit]
+    ids = [row[0] for row in page]
+    variants: dict[int, list[tuple[Any, ...]]] = {}
+    for v in conn.execute(
+        "SELECT id, product_id, sku, name, price_cents, currency, attributes, is_default, is_active "
+        "FROM variants WHERE product_id = ANY(%s) ORDER BY id",
+        (ids,),
+    ):
+        variants.setdefault(v[1], []).append(v)
+    categories = {
+        c[0]: {"id": c[0], "name": c[1], "slug": c[2]}
+        for c in conn.execute(
+            "SELECT id, name, slug FROM categories WHERE id = ANY(%s)", (list({row[4] for row in page}),)
+        )
+    }
+    variant_ids = [v[0] for vs in variants.values() for v in vs]
+    available = dict(
+        conn.execute(  # type: ignore[arg-type]
+            "SELECT variant_id, quantity - reserved FROM inventory WHERE variant_id = ANY(%s)", (variant_ids,)
+        ).fetchall()
+    )
+    items = []
+    for row in page:
+        out = [
+            {
+                "id": v[0],
+                "sku": v[2],
+                "name": v[3],
+                "price_cents": v[4],
+                "currency": v[5],
+                "attributes": v[6] if isinstance(v[6], dict) else json.loads(v[6]),
+                "is_default": v[7],
+                "available": available.get(v[0], 0),
+            }
+            for v in variants.get(row[0], [])
+            if v[8]
+        ]
+        items.append(
+            {
+                "id": row[0],
+                "name": row[1],
+                "slug": row[2],
+                "description": row[3],
+                "category": categories[row[4]],
+                "price_cents": row[5],
+                "currency": row[6],
+                "in_stock": any(v["available"] > 0 for v in out),
+                "rating_avg": float(row[7]),
+                "rating_count": row[8],
+                "variants": out,
+                "created_at": _iso_utc(row[9]),
+                "updated_at": _iso_utc(row[10]),
+            }
+        )
+    next_cursor = None
+    if len(rows) > limit:
+        raw = json.dumps({"id": page[-1][0]}, separators=(",", ":"), sort_keys=True).encode()
+        next_cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return 200, {"items": items, "next_cursor": next_cursor}
+
+
 ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Answer]] = {
     ("GET", "/api/auth/me"): me,
+    ("GET", "/api/products"): products,
 }
 REASONS = {200: "OK", 401: "UNAUTHORIZED", 404: "NOT FOUND"}
 
@@ -113,8 +192,10 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
     status, body = handler(environ) if handler else _problem(404, "Not Found", "No such route")
     payload = json.dumps(body).encode()
     content_type = "application/json" if status < 400 else "application/problem+json"
+    # Shopwright's product lists carry a strong ETag of the body: the baseline pays for one too.
+    etag = hashlib.sha256(payload).hexdigest()[:32]
     start_response(
         f"{status} {REASONS.get(status, 'ERROR')}",
-        [("Content-Type", content_type), ("Content-Length", str(len(payload)))],
+        [("Content-Type", content_type), ("Content-Length", str(len(payload))), ("ETag", f'"{etag}"')],
     )
     return [payload]

@@ -37,6 +37,7 @@ from alembic import command
 from psycopg import sql
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopwright import seed
 from shopwright.accounts import service as accounts
 from shopwright.accounts.schemas import RegisterIn
 from shopwright.cli import alembic_config
@@ -84,8 +85,16 @@ def setup_customer_token(ctx: Context) -> dict[str, str]:
     return {"access_token": body["access_token"]}
 
 
+def setup_catalog(ctx: Context) -> dict[str, str]:
+    """Generate 10,000 products (one stocked variant each) with the bulk seeder."""
+    with ctx.sessions() as session:
+        seed.bulk_products(session, 10_000, lambda _n: None)
+    return {}
+
+
 SCENARIOS: dict[str, Scenario] = {
     "me": Scenario(setup_customer_token, "/api/auth/me", {"Authorization": "Bearer {access_token}"}),
+    "products": Scenario(setup_catalog, "/api/products?limit=20", {}),
 }
 
 
