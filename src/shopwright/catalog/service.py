@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import exists, select
@@ -337,15 +337,3 @@ def _free_slug(session: Session, name: str, column: InstrumentedAttribute[str]) 
     if base not in taken:
         return base
     return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
-
-
-def products_by_ids(session: Session, ids: Iterable[int]) -> list[Product]:
-    """Return listed products with these ids, with variants and categories loaded, in the given order."""
-    wanted = list(ids)
-    rows = session.scalars(
-        select(Product)
-        .where(Product.id.in_(wanted), Product.deleted_at.is_(None), Product.is_active)
-        .options(selectinload(Product.variants), selectinload(Product.category))
-    ).all()
-    by_id = {p.id: p for p in rows}
-    return [by_id[i] for i in wanted if i in by_id]
