@@ -24,6 +24,11 @@ NAMING_CONVENTION = {
 }
 
 
+# Every primary key is an INTEGER column. A larger number (from a URL, a body or a cursor) names no
+# row, and binding it would overflow the driver (a 500 for bad input): lookups answer "not found" first.
+MAX_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     """Base of every model; constraint names follow NAMING_CONVENTION so errors can be mapped by name."""
 

@@ -7,6 +7,7 @@ import binascii
 import json
 from typing import Any
 
+from shopwright.db import MAX_ID
 from shopwright.errors import InvalidRequest
 
 
@@ -31,3 +32,12 @@ def decode_cursor(cursor: str, *, keys: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(position, dict) or set(position) != set(keys):
         raise InvalidCursor("The cursor is not one this API returned")
     return position
+
+
+def decode_id_cursor(cursor: str) -> int:
+    """Decode an `{"id": n}` cursor; a tampered id (not an int in 1..MAX_ID) raises InvalidCursor."""
+    after = decode_cursor(cursor, keys=("id",))["id"]
+    # It must not reach SQL: a string, a bool or a huge number there is a 500 (or silently ignored).
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 < after <= MAX_ID:
+        raise InvalidCursor("The cursor is not one this API returned")
+    return after

@@ -6,8 +6,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from shopwright.accounts.errors import AddressBookFull, AddressNotFound
-from shopwright.accounts.models import MAX_ID, Address, User
+from shopwright.accounts.models import Address, User
 from shopwright.accounts.schemas import AddressIn, AddressUpdate
+from shopwright.db import MAX_ID
 
 MAX_ADDRESSES = 50
 

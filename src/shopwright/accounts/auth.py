@@ -74,6 +74,12 @@ def revocation_store() -> RevocationStore:
     return store
 
 
+def refresh_ttl() -> timedelta:
+    """Return how long a refresh token (and so a revocation of one) lives."""
+    ttl: timedelta = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    return ttl
+
+
 def mint_tokens(grant: Grant) -> dict[str, Any]:
     """Return the token pair for a grant, as the login and refresh endpoints answer it."""
     claims = {"role": grant.role, "fam": grant.family_id, "iat_ms": now_ms()}

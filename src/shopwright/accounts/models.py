@@ -10,9 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shopwright.db import Base, UTCDateTime, utcnow
 
 ROLES = ("customer", "admin")
-# The largest id a row can have (BIGINT, SQLite INTEGER). A larger number from a URL names no row;
-# handed to the driver it would overflow (a 500 for bad input), so lookups answer "not found" first.
-MAX_ID = 2**63 - 1
 
 
 class User(Base):

@@ -15,6 +15,7 @@ from shopwright.accounts.auth import (
     current_user_id,
     login_required,
     mint_tokens,
+    refresh_ttl,
     revocation_store,
     verified_refresh_claims,
 )
@@ -40,10 +41,6 @@ bp = APIBlueprint("accounts", __name__, url_prefix="/api/auth", abp_tags=[Tag(na
 Result = tuple[dict[str, Any] | str, int] | dict[str, Any]
 
 
-def _refresh_ttl() -> timedelta:
-    return timedelta(days=get_settings().JWT_REFRESH_TTL_DAYS)
-
-
 @bp.post("/register", summary="Register a customer account", responses={201: UserOut})
 def register(body: RegisterIn) -> Result:
     user = service.register_user(get_session(), body)
@@ -52,7 +49,7 @@ def register(body: RegisterIn) -> Result:
 
 @bp.post("/login", summary="Log in and receive an access and a refresh token", responses={200: TokenOut})
 def login(body: LoginIn) -> Result:
-    grant = tokens.login(get_session(), body.email, body.password, _refresh_ttl())
+    grant = tokens.login(get_session(), body.email, body.password, refresh_ttl())
     return mint_tokens(grant)
 
 
@@ -70,7 +67,7 @@ def refresh() -> Result:
     # The body is optional here (the token may come in the Authorization header), so parse it by hand.
     body = RefreshIn.model_validate(request.get_json(silent=True) or {})
     claims = verified_refresh_claims(body.refresh_token)
-    grant = tokens.refresh(get_session(), revocation_store(), claims["jti"], _refresh_ttl())
+    grant = tokens.refresh(get_session(), revocation_store(), claims["jti"], refresh_ttl())
     return mint_tokens(grant)
 
 
@@ -89,7 +86,7 @@ def logout() -> Result:
         jti=claims["jti"],
         family_id=claims["fam"],
         access_expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-        refresh_ttl=_refresh_ttl(),
+        refresh_ttl=refresh_ttl(),
     )
     return {"detail": "Logged out"}
 
@@ -116,7 +113,7 @@ def update_me(body: ProfileUpdate) -> Result:
 )
 @login_required
 def delete_me() -> Result:
-    service.delete_account(get_session(), revocation_store(), current_user_id(), _refresh_ttl())
+    service.delete_account(get_session(), revocation_store(), current_user_id(), refresh_ttl())
     return "", 204
 
 
@@ -135,7 +132,7 @@ def change_password(body: ChangePasswordIn) -> Result:
         current_family_id=current_claims()["fam"],
         current_password=body.current_password,
         new_password=body.new_password,
-        refresh_ttl=_refresh_ttl(),
+        refresh_ttl=refresh_ttl(),
     )
     return {"detail": "Password changed; other sessions were logged out"}
 
@@ -155,7 +152,7 @@ def request_password_reset(body: PasswordResetIn) -> Result:
 @bp.post("/password-reset/confirm", summary="Set a new password with a reset token", responses={200: Message})
 def confirm_password_reset(body: PasswordResetConfirmIn) -> Result:
     tokens.confirm_password_reset(
-        get_session(), revocation_store(), body.token, body.new_password, _refresh_ttl()
+        get_session(), revocation_store(), body.token, body.new_password, refresh_ttl()
     )
     return {"detail": "Password changed; log in with the new password"}
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask_openapi import APIBlueprint, Tag
 from pydantic import BaseModel
 
 from shopwright.accounts import service as accounts
-from shopwright.accounts.auth import BEARER, admin_required, current_user_id, revocation_store
+from shopwright.accounts.auth import BEARER, admin_required, current_user_id, refresh_ttl, revocation_store
 from shopwright.accounts.schemas import UserOut, UserSearchQuery
-from shopwright.db import get_session, get_settings
+from shopwright.db import get_session
 from shopwright.schemas import Page
 
 bp = APIBlueprint(
@@ -47,6 +46,6 @@ def toggle_user_status(path: UserPath) -> dict[str, Any]:
         revocation_store(),
         path.user_id,
         acting_admin_id=current_user_id(),
-        refresh_ttl=timedelta(days=get_settings().JWT_REFRESH_TTL_DAYS),
+        refresh_ttl=refresh_ttl(),
     )
     return UserOut.model_validate(user).model_dump(mode="json")

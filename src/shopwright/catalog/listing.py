@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Double, Select, cast, func, literal_column, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
-from shopwright.catalog.models import MAX_ID, Product
+from shopwright.catalog.models import Product
 from shopwright.catalog.schemas import MAX_CENTS, ProductQuery
 from shopwright.catalog.service import category_and_descendants
+from shopwright.db import MAX_ID
 from shopwright.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 RELEVANCE_CANDIDATES = 500

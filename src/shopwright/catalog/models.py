@@ -28,8 +28,6 @@ from shopwright.db import Base, UTCDateTime, utcnow
 
 # Rows a customer may see: not soft-deleted and active (partial indexes use the same predicate).
 LISTED = "deleted_at IS NULL AND is_active"
-# Ids are INTEGER columns: a larger number names no row, and binding it would fail (a 500, not a 404).
-MAX_ID = 2**31 - 1
 
 
 class Category(Base):

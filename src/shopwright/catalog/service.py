@@ -24,7 +24,7 @@ from shopwright.catalog.errors import (
     UnknownCategory,
     VariantNotFound,
 )
-from shopwright.catalog.models import MAX_ID, Category, Product, Variant
+from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import (
     CategoryCreate,
     CategoryUpdate,
@@ -33,7 +33,7 @@ from shopwright.catalog.schemas import (
     VariantCreate,
     VariantUpdate,
 )
-from shopwright.db import utcnow
+from shopwright.db import MAX_ID, utcnow
 
 
 # --- categories ------------------------------------------------------------------------------
