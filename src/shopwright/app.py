@@ -27,6 +27,7 @@ from shopwright.accounts.auth import init_auth
 from shopwright.accounts.revocation import DatabaseRevocations, RedisRevocations, RevocationStore
 from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
 from shopwright.admin import routes as admin_routes
+from shopwright.cart import routes as cart_routes
 from shopwright.catalog import routes as catalog_routes
 from shopwright.config import Settings
 from shopwright.db import close_session, get_session, make_engine, make_sessionmaker
@@ -107,6 +108,7 @@ def create_app(
     app.register_api(accounts_routes.bp)
     app.register_api(catalog_routes.products_bp)
     app.register_api(catalog_routes.categories_bp)
+    app.register_api(cart_routes.bp)
     app.register_api(admin_routes.bp)
     _init_meta_routes(app)
     _init_rate_limits(app, settings)

@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     SMTP_PASSWORD: str | None = None
     SMTP_STARTTLS: bool = False
 
+    # Background jobs (Celery). The broker defaults to REDIS_URL; with neither, tasks run eagerly in-process
+    # and periodic work runs from cron through the flask commands (docs/operations.md).
+    CELERY_BROKER_URL: str | None = None
+    CELERY_DELIVER_EVENTS_INTERVAL_SECONDS: int = Field(default=10, ge=1)
+    CELERY_EXPIRE_CARTS_INTERVAL_SECONDS: int = Field(default=60, ge=1)
+
+    # Cart: an untouched cart expires after this long and its reservations are released.
+    CART_TTL_MINUTES: int = Field(default=15, ge=1)
+
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = True
 

@@ -6,9 +6,10 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -91,6 +92,14 @@ def _begin_immediate(connection: Connection) -> None:
     # Take SQLite's write lock up front: a deferred transaction that reads, then writes, fails with
     # SQLITE_BUSY instead of waiting when another writer got there first. This serialises writers.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def conflict_insert(session: Session, entity: Any) -> postgresql.Insert:
+    """Return an INSERT into `entity` that takes ON CONFLICT clauses on this session's database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(entity)
+    # SQLite's Insert has the same on_conflict_do_nothing/do_update API as PostgreSQL's.
+    return cast(postgresql.Insert, sqlite.insert(entity))
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from shopwright.accounts.models import Address, PasswordResetToken, RefreshToken, RevokedToken, User
+from shopwright.cart.models import Cart, CartItem
 from shopwright.catalog.models import Category, Product, Review, Variant
 from shopwright.db import Base
 from shopwright.inventory.models import StockLevel
@@ -9,6 +10,8 @@ from shopwright.outbox import Event
 __all__ = [
     "Address",
     "Base",
+    "Cart",
+    "CartItem",
     "Category",
     "Event",
     "PasswordResetToken",

@@ -13,11 +13,10 @@ from typing import Protocol
 
 import redis
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.models import RevokedToken
+from shopwright.db import conflict_insert
 
 
 class RevocationStore(Protocol):
@@ -61,8 +60,7 @@ class DatabaseRevocations:
     def revoke(self, session: Session, key: str, ttl: timedelta, not_before: int | None = None) -> None:
         expires_at = datetime.now(UTC) + ttl
         values = {"key": key, "not_before": not_before, "expires_at": expires_at}
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = insert(RevokedToken).values(values)
+        statement = conflict_insert(session, RevokedToken).values(values)
         statement = statement.on_conflict_do_update(
             index_elements=[RevokedToken.key],
             set_={"not_before": statement.excluded.not_before, "expires_at": statement.excluded.expires_at},

@@ -1,8 +1,18 @@
 """Inventory errors."""
 
-from shopwright.errors import Conflict
+from shopwright.errors import Conflict, NotFound
 
 
 class StockBelowReserved(Conflict):
     code = "stock_below_reserved"
     title = "Stock cannot go below what carts have reserved"
+
+
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+    title = "Out of stock"
+
+
+class StockLevelNotFound(NotFound):
+    code = "variant_not_found"
+    title = "Variant not found"

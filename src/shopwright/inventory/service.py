@@ -6,7 +6,7 @@ re-checks the rule on the locked row, so no check-then-act window exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from shopwright.catalog import service as catalog
 from shopwright.catalog.models import Product, Variant
 from shopwright.catalog.schemas import ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
-from shopwright.inventory.errors import StockBelowReserved
+from shopwright.inventory.errors import OutOfStock, StockBelowReserved
 from shopwright.inventory.models import StockLevel
 
 
@@ -70,6 +70,46 @@ def set_quantity(session: Session, variant_id: int, quantity: int) -> None:
     raise StockBelowReserved(
         f"{level.reserved} unit(s) are reserved in carts; stock cannot go below that", reserved=level.reserved
     )
+
+
+def reserve(session: Session, variant_id: int, quantity: int) -> None:
+    """Reserve `quantity` units of a variant or raise OutOfStock; runs inside the caller's transaction."""
+    # One conditional UPDATE: the row lock it takes re-checks availability against every racing reservation.
+    reserved = session.execute(
+        update(StockLevel)
+        .where(StockLevel.variant_id == variant_id, StockLevel.quantity - StockLevel.reserved >= quantity)
+        .values(reserved=StockLevel.reserved + quantity)
+        .returning(StockLevel.variant_id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if reserved is None:
+        raise _out_of_stock(session, variant_id, quantity)
+
+
+def release(session: Session, quantities: Mapping[int, int]) -> int:
+    """Release reserved units per variant and return how many; runs inside the caller's transaction."""
+    # Ascending variant id: two transactions releasing the same variants lock them in the same order,
+    # so they queue instead of deadlocking.
+    for variant_id, quantity in sorted(quantities.items()):
+        if quantity > 0:
+            session.execute(
+                update(StockLevel)
+                .where(StockLevel.variant_id == variant_id)
+                .values(reserved=StockLevel.reserved - quantity)
+                .execution_options(synchronize_session=False)
+            )
+    return sum(quantities.values())
+
+
+def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
+    row = session.execute(
+        select(Variant.sku, StockLevel.quantity - StockLevel.reserved)
+        .select_from(Variant)
+        .outerjoin(StockLevel, StockLevel.variant_id == Variant.id)
+        .where(Variant.id == variant_id)
+    ).one()
+    sku, available = row[0], max(int(row[1] or 0), 0)
+    return OutOfStock(f"Only {available} left of SKU {sku}; {wanted} requested", available=available, sku=sku)
 
 
 def availability(session: Session, variant_ids: Iterable[int]) -> dict[int, int]:

@@ -1,0 +1,310 @@
+"""Cart use cases: view, add, change, remove, save for later, expire. Reservations follow every change.
+
+Lock order (DESIGN.md, Concurrency): the customer's cart row first (`SELECT … FOR UPDATE`), then stock
+rows, one conditional UPDATE per variant in ascending variant id (`inventory.reserve` / `release`).
+The expiry sweep claims carts with SKIP LOCKED and flips `active → expired` with a conditional UPDATE,
+so a cart's reservations are released exactly once, whoever gets there first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import delete, func, select, true, update
+from sqlalchemy.orm import Session
+
+from shopwright.cart.errors import (
+    CartCurrencyMismatch,
+    CartItemNotFound,
+    LineQuantityExceeded,
+    ProductUnavailable,
+)
+from shopwright.cart.models import ACTIVE, CONVERTED, EXPIRED, Cart, CartItem
+from shopwright.cart.schemas import MAX_LINE_QUANTITY, CartItemIn
+from shopwright.cart.view import CartView, load_view
+from shopwright.catalog.models import Product, Variant
+from shopwright.db import MAX_ID, conflict_insert, utcnow
+from shopwright.inventory import service as inventory
+
+
+class ExpiredCarts(NamedTuple):
+    carts: int
+    units: int
+
+
+def view_cart(session: Session, user_id: int, *, ttl: timedelta) -> CartView:
+    """Return the customer's active cart, expiring a lapsed one first (its lines become saved items)."""
+    with _cart_transaction(session, user_id, ttl) as cart:
+        return load_view(session, cart)
+
+
+def add_item(session: Session, user_id: int, data: CartItemIn, *, ttl: timedelta) -> CartView:
+    """Add units of a variant (or a product's default variant), reserving them; an existing line grows."""
+    with _cart_transaction(session, user_id, ttl) as cart:
+        variant = _purchasable_variant(session, product_id=data.product_id, variant_id=data.variant_id)
+        line = _find_line(session, cart.id, variant.id, saved=False)
+        _check_line_quantity(data.quantity + (line.quantity if line else 0))
+        _check_currency(session, cart.id, variant.currency)
+        inventory.reserve(session, variant.id, data.quantity)
+        if line is None:
+            session.add(CartItem(cart_id=cart.id, variant_id=variant.id, quantity=data.quantity))
+        else:
+            line.quantity += data.quantity
+        return _touched(session, cart, ttl)
+
+
+def set_item_quantity(
+    session: Session, user_id: int, item_id: int, quantity: int, *, ttl: timedelta
+) -> CartView:
+    """Set a cart line's quantity, reserving or releasing the difference; 0 removes the line."""
+    with _cart_transaction(session, user_id, ttl) as cart:
+        line = _get_line(session, cart.id, item_id, saved=False)
+        if quantity == 0:
+            inventory.release(session, {line.variant_id: line.quantity})
+            session.delete(line)
+        elif quantity > line.quantity:
+            _purchasable_variant(session, variant_id=line.variant_id)
+            inventory.reserve(session, line.variant_id, quantity - line.quantity)
+            line.quantity = quantity
+        else:
+            inventory.release(session, {line.variant_id: line.quantity - quantity})
+            line.quantity = quantity
+        return _touched(session, cart, ttl)
+
+
+def remove_item(session: Session, user_id: int, item_id: int, *, ttl: timedelta) -> CartView:
+    """Remove a cart line and release its reservation."""
+    return set_item_quantity(session, user_id, item_id, 0, ttl=ttl)
+
+
+def remove_saved_item(session: Session, user_id: int, item_id: int, *, ttl: timedelta) -> CartView:
+    """Remove a saved-for-later item (it holds no reservation)."""
+    with _cart_transaction(session, user_id, ttl) as cart:
+        session.delete(_get_line(session, cart.id, item_id, saved=True))
+        return _touched(session, cart, ttl)
+
+
+def clear_cart(session: Session, user_id: int, *, ttl: timedelta) -> CartView:
+    """Empty the cart's lines and release their reservations; saved-for-later items stay."""
+    with _cart_transaction(session, user_id, ttl) as cart:
+        _release_lines(session, [cart.id])
+        session.execute(
+            delete(CartItem).where(CartItem.cart_id == cart.id, CartItem.saved_for_later.is_(False))
+        )
+        return _touched(session, cart, ttl)
+
+
+def save_for_later(session: Session, user_id: int, item_id: int, *, ttl: timedelta) -> CartView:
+    """Move a cart line to the saved items, releasing its reservation."""
+    with _cart_transaction(session, user_id, ttl) as cart:
+        line = _get_line(session, cart.id, item_id, saved=False)
+        inventory.release(session, {line.variant_id: line.quantity})
+        _move_line(session, line, saved=True)
+        return _touched(session, cart, ttl)
+
+
+def move_to_cart(session: Session, user_id: int, item_id: int, *, ttl: timedelta) -> CartView:
+    """Move a saved item back into the cart, reserving its units again (409 if not available)."""
+    with _cart_transaction(session, user_id, ttl) as cart:
+        line = _get_line(session, cart.id, item_id, saved=True)
+        variant = _purchasable_variant(session, variant_id=line.variant_id)
+        target = _find_line(session, cart.id, line.variant_id, saved=False)
+        _check_line_quantity(line.quantity + (target.quantity if target else 0))
+        _check_currency(session, cart.id, variant.currency)
+        inventory.reserve(session, line.variant_id, line.quantity)
+        _move_line(session, line, saved=False)
+        return _touched(session, cart, ttl)
+
+
+def expire_carts(session: Session, *, now: datetime | None = None, batch_size: int = 500) -> ExpiredCarts:
+    """Expire every active cart past its `expires_at`, releasing its reservations; return the totals."""
+    now = now or utcnow()
+    carts = units = 0
+    while True:
+        with session.begin():
+            # SKIP LOCKED: a cart a customer is changing right now is left to that customer's request.
+            ids = session.scalars(
+                select(Cart.id)
+                .where(Cart.status == ACTIVE, Cart.expires_at <= now)
+                .order_by(Cart.id)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not ids:
+                return ExpiredCarts(carts, units)
+            expired, released = _expire(session, list(ids))
+        carts, units = carts + expired, units + released
+
+
+# --- helpers: each runs inside the caller's transaction ---------------------------------------
+@contextmanager
+def _cart_transaction(session: Session, user_id: int, ttl: timedelta) -> Iterator[Cart]:
+    """Open the use case's transaction with the customer's active cart locked."""
+    # A lapsed cart is expired in a transaction of its own first, so a change that then fails
+    # (out of stock, unknown line) cannot roll the expiry back.
+    with session.begin():
+        lapsed = session.scalar(
+            select(Cart.id).where(Cart.user_id == user_id, Cart.status == ACTIVE, Cart.expires_at <= utcnow())
+        )
+        if lapsed is not None:
+            _expire(session, [lapsed])
+    with session.begin():
+        yield _lock_cart(session, user_id, ttl)
+
+
+def _lock_cart(session: Session, user_id: int, ttl: timedelta) -> Cart:
+    """Lock and return the customer's active cart, expiring a lapsed one and opening a new one as needed."""
+    cart = _locked_active_cart(session, user_id)
+    if cart is not None and cart.expires_at <= utcnow():
+        _expire(session, [cart.id])
+        cart = None
+    if cart is None:
+        cart = _open_cart(session, user_id, ttl)
+    return cart
+
+
+def _locked_active_cart(session: Session, user_id: int) -> Cart | None:
+    return session.scalars(
+        select(Cart)
+        .where(Cart.user_id == user_id, Cart.status == ACTIVE)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _open_cart(session: Session, user_id: int, ttl: timedelta) -> Cart:
+    # ON CONFLICT DO NOTHING on the one-active-cart index: of two racing first requests one inserts,
+    # the other waits for it to commit and then locks the same cart below.
+    cart_id = session.scalar(
+        conflict_insert(session, Cart)
+        .values(user_id=user_id, status=ACTIVE, expires_at=utcnow() + ttl)
+        .on_conflict_do_nothing(index_elements=[Cart.user_id], index_where=Cart.status == ACTIVE)
+        .returning(Cart.id)
+    )
+    if cart_id is not None:
+        _carry_over_items(session, user_id, cart_id)
+    cart = _locked_active_cart(session, user_id)
+    assert cart is not None  # inserted above, or by the request that won the race
+    return cart
+
+
+def _carry_over_items(session: Session, user_id: int, cart_id: int) -> None:
+    """Copy the previous cart's saved items (and an expired cart's lines) into the new cart as saved."""
+    previous = session.execute(
+        select(Cart.id, Cart.status)
+        .where(Cart.user_id == user_id, Cart.id < cart_id, Cart.status != ACTIVE)
+        .order_by(Cart.id.desc())
+        .limit(1)
+    ).first()
+    if previous is None:
+        return
+    kept = CartItem.saved_for_later.is_(True) if previous.status == CONVERTED else true()
+    wanted: dict[int, int] = {}
+    for variant_id, quantity in session.execute(
+        select(CartItem.variant_id, CartItem.quantity).where(CartItem.cart_id == previous.id, kept)
+    ):
+        wanted[variant_id] = min(wanted.get(variant_id, 0) + quantity, MAX_LINE_QUANTITY)
+    session.add_all(
+        CartItem(cart_id=cart_id, variant_id=variant_id, quantity=quantity, saved_for_later=True)
+        for variant_id, quantity in wanted.items()
+    )
+
+
+def _expire(session: Session, cart_ids: list[int]) -> tuple[int, int]:
+    """Flip active carts to expired and release their lines; return (carts, units) actually expired."""
+    expired = session.scalars(
+        update(Cart)
+        .where(Cart.id.in_(cart_ids), Cart.status == ACTIVE)
+        .values(status=EXPIRED, updated_at=utcnow())
+        .returning(Cart.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return len(expired), _release_lines(session, list(expired))
+
+
+def _release_lines(session: Session, cart_ids: list[int]) -> int:
+    if not cart_ids:
+        return 0
+    rows = session.execute(
+        select(CartItem.variant_id, func.sum(CartItem.quantity))
+        .where(CartItem.cart_id.in_(cart_ids), CartItem.saved_for_later.is_(False))
+        .group_by(CartItem.variant_id)
+    ).all()
+    return inventory.release(session, {variant_id: int(units) for variant_id, units in rows})
+
+
+def _purchasable_variant(
+    session: Session, *, product_id: int | None = None, variant_id: int | None = None
+) -> Variant:
+    """Return the variant (or the product's default variant) if customers can buy it, else 404."""
+    query = select(Variant).join(Product, Variant.product_id == Product.id)
+    if variant_id is not None:
+        query = query.where(Variant.id == variant_id)
+    else:
+        query = query.where(Variant.product_id == product_id, Variant.is_default.is_(True))
+    variant = session.scalars(
+        query.where(Variant.is_active.is_(True), Product.is_active.is_(True), Product.deleted_at.is_(None))
+    ).first()
+    if variant is None:
+        what = f"variant {variant_id}" if variant_id is not None else f"product {product_id}"
+        raise ProductUnavailable(f"{what.capitalize()} is not available")
+    return variant
+
+
+def _find_line(session: Session, cart_id: int, variant_id: int, *, saved: bool) -> CartItem | None:
+    return session.scalars(
+        select(CartItem).where(
+            CartItem.cart_id == cart_id,
+            CartItem.variant_id == variant_id,
+            CartItem.saved_for_later.is_(saved),
+        )
+    ).first()
+
+
+def _get_line(session: Session, cart_id: int, item_id: int, *, saved: bool) -> CartItem:
+    line = session.get(CartItem, item_id) if 0 < item_id <= MAX_ID else None
+    if line is None or line.cart_id != cart_id or line.saved_for_later != saved:
+        kind = "saved item" if saved else "cart item"
+        raise CartItemNotFound(f"No {kind} {item_id} in your cart")
+    return line
+
+
+def _move_line(session: Session, line: CartItem, *, saved: bool) -> None:
+    """Move a line between the cart and the saved items, merging into the variant's line already there."""
+    target = _find_line(session, line.cart_id, line.variant_id, saved=saved)
+    if target is None:
+        line.saved_for_later = saved
+        return
+    target.quantity = min(target.quantity + line.quantity, MAX_LINE_QUANTITY)
+    session.delete(line)
+
+
+def _check_line_quantity(quantity: int) -> None:
+    if quantity > MAX_LINE_QUANTITY:
+        raise LineQuantityExceeded(
+            f"A cart line holds at most {MAX_LINE_QUANTITY} units; this would make {quantity}",
+            errors=[
+                {"field": "quantity", "message": f"line would hold {quantity}; at most {MAX_LINE_QUANTITY}"}
+            ],
+        )
+
+
+def _check_currency(session: Session, cart_id: int, currency: str) -> None:
+    other = session.scalar(
+        select(Variant.currency)
+        .join(CartItem, CartItem.variant_id == Variant.id)
+        .where(CartItem.cart_id == cart_id, CartItem.saved_for_later.is_(False), Variant.currency != currency)
+        .limit(1)
+    )
+    if other is not None:
+        raise CartCurrencyMismatch(f"Your cart is in {other}; this item is priced in {currency}")
+
+
+def _touched(session: Session, cart: Cart, ttl: timedelta) -> CartView:
+    """Extend the cart's expiry after a change and return its view."""
+    cart.expires_at = utcnow() + ttl
+    session.flush()
+    return load_view(session, cart)
