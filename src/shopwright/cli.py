@@ -1,4 +1,4 @@
-"""Flask commands: `flask db …`, `flask create-admin`, `flask seed-db`, `flask deliver-events`."""
+"""Flask commands: `flask db …`, `create-admin`, `seed-db`, `deliver-events`, `expire-carts`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from shopwright import seed
 from shopwright.accounts import seed as account_seed
+from shopwright.cart import service as cart
 from shopwright.config import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -107,8 +108,17 @@ def deliver_events() -> None:
     click.echo(f"Delivered {delivered} event(s)")
 
 
+@click.command("expire-carts")
+@with_appcontext
+def expire_carts() -> None:
+    """Expire carts untouched for CART_TTL_MINUTES and release their reservations (safe to run anytime)."""
+    with current_app.extensions["shopwright.sessions"]() as session:
+        expired = cart.expire_carts(session)
+    click.echo(f"Expired {expired.carts} cart(s), released {expired.units} unit(s)")
+
+
 def register(app: Flask) -> None:
     """Add the commands to the app's CLI."""
     app.cli.add_command(db_group)
-    for cmd in (create_admin, seed_db, deliver_events):
+    for cmd in (create_admin, seed_db, deliver_events, expire_carts):
         app.cli.add_command(cmd)

@@ -1,4 +1,4 @@
-"""HTTP routes of /api/admin (role admin): users so far."""
+"""HTTP routes of /api/admin (role admin): users and inventory so far."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from shopwright.accounts import service as accounts
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id, refresh_ttl, revocation_store
 from shopwright.accounts.schemas import UserOut, UserSearchQuery
 from shopwright.db import get_session
+from shopwright.inventory import service as inventory
+from shopwright.inventory.schemas import StockOut, StockPath, StockQuery, StockUpdate
 from shopwright.schemas import Page
 
 bp = APIBlueprint(
@@ -49,3 +51,35 @@ def toggle_user_status(path: UserPath) -> dict[str, Any]:
         refresh_ttl=refresh_ttl(),
     )
     return UserOut.model_validate(user).model_dump(mode="json")
+
+
+@bp.get(
+    "/inventory",
+    summary="List stock per variant (quantity, reserved, available), optionally only low stock",
+    responses={200: Page[StockOut]},
+)
+@admin_required
+def list_inventory(query: StockQuery) -> dict[str, Any]:
+    rows, next_cursor = inventory.list_stock(
+        get_session(),
+        low_stock_threshold=query.threshold if query.low_stock else None,
+        limit=query.limit,
+        cursor=query.cursor,
+    )
+    return {
+        "items": [StockOut.model_validate(row._mapping).model_dump() for row in rows],
+        "next_cursor": next_cursor,
+    }
+
+
+@bp.put(
+    "/inventory/<int:variant_id>",
+    summary="Set a variant's stock ({quantity}) or change it ({delta}); never below what carts reserve",
+    responses={200: StockOut},
+)
+@admin_required
+def update_inventory(path: StockPath, body: StockUpdate) -> dict[str, Any]:
+    row = inventory.adjust_stock(
+        get_session(), path.variant_id, quantity=body.quantity, delta=body.delta or 0
+    )
+    return StockOut.model_validate(row._mapping).model_dump()

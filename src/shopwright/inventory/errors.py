@@ -1,6 +1,6 @@
 """Inventory errors."""
 
-from shopwright.errors import Conflict, NotFound
+from shopwright.errors import Conflict
 
 
 class StockBelowReserved(Conflict):
@@ -11,8 +11,3 @@ class StockBelowReserved(Conflict):
 class OutOfStock(Conflict):
     code = "out_of_stock"
     title = "Out of stock"
-
-
-class StockLevelNotFound(NotFound):
-    code = "variant_not_found"
-    title = "Variant not found"

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, Row, exists, select, update
 from sqlalchemy.orm import Session
 
 from shopwright.catalog import service as catalog
+from shopwright.catalog.errors import VariantNotFound
 from shopwright.catalog.models import Product, Variant
-from shopwright.catalog.schemas import ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
+from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
+from shopwright.db import MAX_ID
+from shopwright.errors import InvalidRequest
 from shopwright.inventory.errors import OutOfStock, StockBelowReserved
 from shopwright.inventory.models import StockLevel
+from shopwright.pagination import decode_id_cursor, encode_cursor
+
+# variant_id, product_id, sku, product_name, variant_name, quantity, reserved, available
+StockRow = Row[int, int, str, str, str, int, int, int]
 
 
 def create_product(session: Session, data: ProductCreate) -> Product:
@@ -67,9 +74,7 @@ def set_quantity(session: Session, variant_id: int, quantity: int) -> None:
     if level is None:
         session.add(StockLevel(variant_id=variant_id, quantity=quantity))
         return
-    raise StockBelowReserved(
-        f"{level.reserved} unit(s) are reserved in carts; stock cannot go below that", reserved=level.reserved
-    )
+    raise _below_reserved(level.reserved)
 
 
 def reserve(session: Session, variant_id: int, quantity: int) -> None:
@@ -110,6 +115,85 @@ def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
     ).one()
     sku, available = row[0], max(int(row[1] or 0), 0)
     return OutOfStock(f"Only {available} left of SKU {sku}; {wanted} requested", available=available, sku=sku)
+
+
+def adjust_stock(
+    session: Session, variant_id: int, *, quantity: int | None = None, delta: int = 0
+) -> StockRow:
+    """Set a variant's stock to `quantity` or change it by `delta`, never below reserved; return its row."""
+    with session.begin():
+        variant = session.get(Variant, variant_id) if 0 < variant_id <= MAX_ID else None
+        if variant is None:
+            raise VariantNotFound(f"Variant {variant_id} not found")
+        if session.get(StockLevel, variant_id) is None:  # variants made outside the inventory use cases
+            session.add(StockLevel(variant_id=variant_id, quantity=0))
+            session.flush()
+        if quantity is not None:
+            set_quantity(session, variant_id, quantity)
+        else:
+            _change_quantity(session, variant_id, delta)
+        return session.execute(_STOCK_ROWS.where(StockLevel.variant_id == variant_id)).one()
+
+
+def list_stock(
+    session: Session, *, low_stock_threshold: int | None, limit: int, cursor: str | None
+) -> tuple[list[StockRow], str | None]:
+    """Return a page of stock rows by variant id, optionally only those with few units available."""
+    statement = _STOCK_ROWS.order_by(StockLevel.variant_id).limit(limit + 1)
+    if low_stock_threshold is not None:
+        statement = statement.where(StockLevel.quantity - StockLevel.reserved <= low_stock_threshold)
+    if cursor:
+        statement = statement.where(StockLevel.variant_id > decode_id_cursor(cursor))
+    rows = list(session.execute(statement))
+    next_cursor = encode_cursor({"id": rows[limit - 1].variant_id}) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+_STOCK_ROWS = (
+    select(
+        StockLevel.variant_id,
+        Variant.product_id,
+        Variant.sku,
+        Product.name.label("product_name"),
+        Variant.name.label("variant_name"),
+        StockLevel.quantity,
+        StockLevel.reserved,
+        (StockLevel.quantity - StockLevel.reserved).label("available"),
+    )
+    .join(Variant, Variant.id == StockLevel.variant_id)
+    .join(Product, Product.id == Variant.product_id)
+)
+
+
+def _below_reserved(reserved: int) -> StockBelowReserved:
+    return StockBelowReserved(
+        f"{reserved} unit(s) are reserved in carts; stock cannot go below that", reserved=reserved
+    )
+
+
+def _change_quantity(session: Session, variant_id: int, delta: int) -> None:
+    new_quantity = StockLevel.quantity + delta
+    changed = session.execute(
+        update(StockLevel)
+        .where(
+            StockLevel.variant_id == variant_id,
+            new_quantity >= StockLevel.reserved,
+            new_quantity <= MAX_STOCK,
+        )
+        .values(quantity=new_quantity)
+        .returning(StockLevel.variant_id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if changed is not None:
+        return
+    level = session.get(StockLevel, variant_id)
+    assert level is not None  # adjust_stock made sure the row exists
+    if level.quantity + delta > MAX_STOCK:
+        raise InvalidRequest(
+            f"Stock would exceed {MAX_STOCK}",
+            errors=[{"field": "delta", "message": f"stock at most {MAX_STOCK}"}],
+        )
+    raise _below_reserved(level.reserved)
 
 
 def availability(session: Session, variant_ids: Iterable[int]) -> dict[int, int]:

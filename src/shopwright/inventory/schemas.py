@@ -1,0 +1,45 @@
+"""Inventory request and response schemas (admin stock)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictInt, model_validator
+
+from shopwright.catalog.schemas import MAX_STOCK
+from shopwright.schemas import InputModel, LimitQuery, OutputModel
+
+
+class StockQuery(LimitQuery):
+    low_stock: bool = Field(
+        default=False, description="Only variants with at most `threshold` units available"
+    )
+    threshold: int = Field(default=5, ge=0, le=MAX_STOCK)
+
+
+class StockUpdate(InputModel):
+    """Set the stock to `quantity`, or change it by `delta`; never below what carts reserve."""
+
+    quantity: Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)] | None = None
+    delta: Annotated[StrictInt, Field(ge=-MAX_STOCK, le=MAX_STOCK)] | None = None
+
+    @model_validator(mode="after")
+    def _one_change(self) -> StockUpdate:
+        if (self.quantity is None) == (self.delta is None):
+            raise ValueError("give exactly one of quantity or delta")
+        return self
+
+
+class StockPath(InputModel):
+    variant_id: int
+
+
+class StockOut(OutputModel):
+    variant_id: int
+    product_id: int
+    sku: str
+    product_name: str
+    variant_name: str
+    quantity: int
+    reserved: int
+    available: int
