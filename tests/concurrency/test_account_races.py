@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.models import Address, RefreshToken, User
+from tests.concurrency import race
 from tests.factories import PASSWORD, customer, login
 
 THREADS = 16
-
-
-def race(n: int, action: Callable[[int], Any]) -> list[Any]:
-    """Run `action(i)` in n threads that all start at the same moment; return the results in order."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = action(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def test_one_email_registered_by_many_at_once_creates_one_account(

@@ -6,10 +6,9 @@ Each test names the protection it exercises and what would break without it.
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -21,31 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.catalog.models import Category, Product, Review, Variant
 from shopwright.inventory.models import StockLevel
 from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, empty_catalog, stock_of
+from tests.concurrency import race
 from tests.factories import admin, customer
-
-
-def race(n: int, action: Callable[[int], Any]) -> list[Any]:
-    """Run `action(i)` in n threads that all start at the same moment; return the results in order."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = action(i)
-        except BaseException as error:  # surfaced below: a thread's exception must fail the test
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a racer hung (deadlock?)"
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.fixture

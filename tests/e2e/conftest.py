@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,24 @@ def live_server(
     postgresql_url: str, committed_db: Engine, redis_url: str, smtp_server: tuple[str, int, Mailbox]
 ) -> Iterator[LiveServer]:
     """Serve the app with gunicorn (2 worker processes) on a free port until the test ends."""
+    with serve(postgresql_url, redis_url, smtp_server, workers=2) as server:
+        yield server
+
+
+@pytest.fixture
+def live_server_4_workers(
+    postgresql_url: str, committed_db: Engine, redis_url: str, smtp_server: tuple[str, int, Mailbox]
+) -> Iterator[LiveServer]:
+    """Serve the app with gunicorn (4 worker processes), for races across processes."""
+    with serve(postgresql_url, redis_url, smtp_server, workers=4) as server:
+        yield server
+
+
+@contextmanager
+def serve(
+    postgresql_url: str, redis_url: str, smtp_server: tuple[str, int, Mailbox], *, workers: int
+) -> Iterator[LiveServer]:
+    """Run gunicorn (gthread, 4 threads per worker) on the test databases until the block ends."""
     port = free_port()
     host, smtp_port, _ = smtp_server
     env = {
@@ -75,7 +94,7 @@ def live_server(
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "2",
+        str(workers),
         "--worker-class",
         "gthread",
         "--threads",
