@@ -1,0 +1,129 @@
+"""Background work: the Celery app (Flask's `celery_init_app` pattern), its tasks and their schedule.
+
+    celery -A shopwright.worker worker      # runs tasks
+    celery -A shopwright.worker beat        # sends the periodic ones (run exactly one)
+
+Celery finds this module's `celery` attribute, built on first access from `create_app()` and the
+environment, so importing the module has no side effects. Tasks run inside the Flask app context.
+The work itself lives in database rows (outbox events, carts): a lost, late or duplicated task message
+loses nothing, the next run picks the rows up. Without a broker (neither `CELERY_BROKER_URL` nor
+`REDIS_URL`, the embedded default) tasks run eagerly in the caller, and cron runs the periodic work
+through `flask deliver-events` and `flask expire-carts` instead of beat.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, Task, shared_task
+from celery.signals import setup_logging
+from flask import Flask, current_app
+
+from shopwright.config import Settings
+from shopwright.observability import get_logger
+
+log = get_logger(__name__)
+DELIVER_EVENTS = "shopwright.deliver_events"
+EXPIRE_CARTS = "shopwright.expire_carts"
+# Relative to the working directory, like the other instance/ files (writable in the Docker image).
+BEAT_SCHEDULE_FILE = "instance/celerybeat-schedule"
+# One run delivers at most this many events; a backlog spreads over the next runs and workers.
+DELIVER_BATCH = 1000
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Return the Celery configuration for these settings: a Redis broker, or eager without one."""
+    broker = settings.CELERY_BROKER_URL or settings.REDIS_URL
+    every_events = settings.CELERY_DELIVER_EVENTS_INTERVAL_SECONDS
+    every_carts = settings.CELERY_EXPIRE_CARTS_INTERVAL_SECONDS
+    return {
+        "broker_url": broker,
+        # Broker keys share the app's Redis namespace, so deployments (or test runs) on one Redis stay apart.
+        "broker_transport_options": {"global_keyprefix": f"{settings.REDIS_KEY_PREFIX}:celery:"},
+        "broker_connection_retry_on_startup": True,
+        "task_always_eager": broker is None,
+        "task_eager_propagates": True,
+        # No result backend: outcomes are recorded in database rows and logs, and nothing waits on results.
+        "task_ignore_result": True,
+        "timezone": "UTC",
+        "beat_schedule_filename": BEAT_SCHEDULE_FILE,
+        "beat_schedule": {
+            # A run that waited longer than one interval (worker down) is dropped: the next one does its work.
+            "deliver-events": {
+                "task": DELIVER_EVENTS,
+                "schedule": float(every_events),
+                "options": {"expires": every_events},
+            },
+            "expire-carts": {
+                "task": EXPIRE_CARTS,
+                "schedule": float(every_carts),
+                "options": {"expires": every_carts},
+            },
+        },
+    }
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Attach a Celery app to `app` whose tasks run inside its app context; return it."""
+    existing: Celery | None = app.extensions.get("celery")
+    if existing is not None:
+        return existing
+
+    class FlaskTask(Task):  # type: ignore[misc]  # celery ships no type hints
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery("shopwright", task_cls=FlaskTask)
+    celery_app.config_from_object(celery_config(app.extensions["shopwright.settings"]))
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+@shared_task(name=DELIVER_EVENTS)  # type: ignore[untyped-decorator]
+def deliver_events() -> int:
+    """Deliver the outbox events that are due (what `flask deliver-events` does); return the count."""
+    delivered: int = current_app.extensions["shopwright.outbox"].deliver_pending(limit=DELIVER_BATCH)
+    if delivered:
+        log.info("events.delivered", delivered=delivered)
+    return delivered
+
+
+@shared_task(name=EXPIRE_CARTS)  # type: ignore[untyped-decorator]
+def expire_carts() -> dict[str, int]:
+    """Expire the carts past their TTL and release their reserved stock; return the counts."""
+    from shopwright.cart import service as cart  # imported on use: only this task needs the cart domain
+
+    with current_app.extensions["shopwright.sessions"]() as session:
+        expired = cart.expire_carts(session)
+    log.info("carts.expired", carts=expired.carts, units=expired.units)
+    return {"carts": expired.carts, "units": expired.units}
+
+
+def _keep_app_logging(**_kwargs: Any) -> None:
+    # create_app() already routed every log record through structlog (LOG_LEVEL, LOG_JSON). A receiver
+    # of this signal stops Celery from replacing the root handlers with its own plain-text format.
+    return
+
+
+setup_logging.connect(_keep_app_logging)
+
+
+def __getattr__(name: str) -> Any:
+    # `celery -A shopwright.worker` reads the module's `celery` attribute: build it only then.
+    if name == "celery":
+        return _worker_celery()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def _worker_celery() -> Celery:
+    from shopwright.app import create_app  # imported on use: app.py may one day import this module
+
+    celery_app = celery_init_app(create_app())
+    if not celery_app.conf.task_always_eager:
+        Path(BEAT_SCHEDULE_FILE).parent.mkdir(parents=True, exist_ok=True)
+    return celery_app
