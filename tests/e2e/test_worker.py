@@ -1,0 +1,201 @@
+"""Background work: a real Celery worker with beat on Redis delivers the outbox; eager without a broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shopwright import outbox
+from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
+from shopwright.outbox import Event
+from shopwright.worker import DELIVER_EVENTS, EXPIRE_CARTS, celery_init_app
+from tests.conftest import REDIS_RUN_PREFIX, TEST_SECRET, Mailbox
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.redis]
+# The broker gets a Redis database of its own, next to the tests' one (15); every key it writes starts
+# with this run's prefix, so concurrent test runs (and real deployments on db 14) never share a queue.
+BROKER_DB = 14
+TIMEOUT = 30.0
+
+
+def _publish_reset(sessions: sessionmaker[Session], email: str) -> int:
+    """Commit a password-reset event the way the use case does, without delivering it in-process."""
+    payload = {
+        "email": email,
+        "full_name": "Kim Worker",
+        "reset_url": "https://shop.example/reset?token=t0k3n",
+        "token": "t0k3n",
+        "expires_at": "2030-01-01T00:00:00+00:00",
+    }
+    with sessions() as session, session.begin():
+        outbox.publish(session, PASSWORD_RESET_REQUESTED, payload)
+    with sessions() as session:
+        return session.scalars(select(Event.id)).one()
+
+
+def _event(sessions: sessionmaker[Session], event_id: int) -> Event:
+    with sessions() as session:
+        event = session.get(Event, event_id)
+        assert event is not None
+        return event
+
+
+def _wait_for(what: str, condition: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the worker exited with {process.returncode} before {what}:\n{log.read_text()}")
+        time.sleep(0.2)
+    pytest.fail(f"no {what} within {TIMEOUT:.0f} s; worker output:\n{log.read_text()}")
+
+
+def _log_events(log: Path) -> list[dict[str, Any]]:
+    """Return the JSON log lines the worker wrote so far."""
+    events = []
+    for line in log.read_text().splitlines():
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:  # a line still being written
+                continue
+    return events
+
+
+@pytest.fixture
+def broker_url(redis_url: str) -> Iterator[str]:
+    """A Redis database for the Celery broker; this run's keys are deleted afterwards."""
+    url = f"{redis_url.rsplit('/', 1)[0]}/{BROKER_DB}"
+    yield url
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{REDIS_RUN_PREFIX}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def worker_log(
+    postgresql_url: str, committed_db: Any, redis_url: str, broker_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """Run `celery -A shopwright.worker worker --beat` until the test ends; yield it and its output file."""
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATABASE_URL": postgresql_url,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": broker_url,
+        "REDIS_KEY_PREFIX": f"{REDIS_RUN_PREFIX}-worker-{uuid.uuid4().hex}",
+        "CELERY_DELIVER_EVENTS_INTERVAL_SECONDS": "1",
+        "CELERY_EXPIRE_CARTS_INTERVAL_SECONDS": "1",
+        "SECRET_KEY": TEST_SECRET,
+        "EMAIL_BACKEND": "file",
+        "EMAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "LOG_LEVEL": "INFO",
+        "LOG_JSON": "true",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "shopwright.worker",
+        "worker",
+        "--beat",
+        "--concurrency",
+        "2",
+        "--hostname",
+        f"test-{uuid.uuid4().hex[:8]}@%h",
+        # No chatter with other workers on this Redis (their test runs or a developer's worker).
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    log = tmp_path / "worker.log"
+    # The working directory holds beat's schedule file (instance/) and has no .env to read.
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield process, log
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # warm shutdown of the worker, its pool and beat
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def test_the_worker_delivers_outbox_events_on_beat(
+    worker_log: tuple[subprocess.Popen[bytes], Path], sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    process, log = worker_log
+    # Given a committed event whose delivery writes an email (file backend), and nobody delivering in-process
+    event_id = _publish_reset(sessions, "kim.worker@example.com")
+
+    # When beat sends deliver_events to the worker through Redis
+    outbox_dir = tmp_path / "outbox"
+    _wait_for("email", lambda: any(outbox_dir.glob("*.eml")), process, log)
+
+    # Then exactly one email went out, and the event is recorded as delivered once, its secrets erased
+    [eml] = list(outbox_dir.glob("*.eml"))
+    message = message_from_bytes(eml.read_bytes(), policy=default_policy)
+    assert message["To"] == "kim.worker@example.com"
+    assert "https://shop.example/reset?token=t0k3n" in message.get_body().get_content()  # type: ignore[union-attr]
+    _wait_for("delivered event", lambda: _event(sessions, event_id).delivered_at is not None, process, log)
+    event = _event(sessions, event_id)
+    assert (event.attempts, event.failed_at, event.payload) == (1, None, {"delivered": True})
+
+
+def test_the_worker_expires_carts_on_beat(
+    worker_log: tuple[subprocess.Popen[bytes], Path],
+) -> None:
+    process, log = worker_log
+
+    _wait_for(
+        "carts.expired log line",
+        lambda: any(e.get("event") == "carts.expired" for e in _log_events(log)),
+        process,
+        log,
+    )
+
+    [first, *_] = [e for e in _log_events(log) if e.get("event") == "carts.expired"]
+    assert (first["carts"], first["units"], first["level"]) == (0, 0, "info")
+
+
+def test_without_a_broker_tasks_run_in_the_caller(
+    make_app: Callable[..., Flask], sessions: sessionmaker[Session], mailbox: Mailbox
+) -> None:
+    # Given the embedded setup (no CELERY_BROKER_URL, no REDIS_URL) and an event left pending
+    app = make_app(REDIS_URL=None)
+    celery_app = celery_init_app(app)
+    event_id = _publish_reset(sessions, "eager@example.com")
+    assert celery_app.conf.task_always_eager is True
+
+    # When the tasks are sent
+    delivered = celery_app.tasks[DELIVER_EVENTS].delay().get()
+    expired = celery_app.tasks[EXPIRE_CARTS].delay().get()
+
+    # Then they ran right away, in the caller's process
+    assert delivered == 1
+    assert len(mailbox.to("eager@example.com")) == 1
+    assert _event(sessions, event_id).delivered_at is not None
+    assert expired == {"carts": 0, "units": 0}
