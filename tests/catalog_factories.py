@@ -17,6 +17,9 @@ from shopwright.catalog.models import Category, Product, Review, Variant
 from shopwright.catalog.schemas import ProductCreate
 from shopwright.inventory import service as inventory
 from shopwright.inventory.models import StockLevel
+from shopwright.orders.models import Order, OrderItem
+from shopwright.payments.models import Payment, Refund
+from shopwright.promotions.models import VoucherRedemption
 from tests.factories import Account, admin
 
 PRODUCTS = "/api/products"
@@ -127,14 +130,24 @@ def set_reserved(sessions: sessionmaker[Session], variant_id: int, reserved: int
 
 
 def empty_catalog(sessions: sessionmaker[Session]) -> None:
-    """Delete every catalog row, sub-categories before their parents.
+    """Delete every catalog row (and the orders that point at it), sub-categories before their parents.
 
     Tests call it before the conftest teardown: the category parent key is ON DELETE RESTRICT, which
     SQLite checks row by row (not at the end of the statement), so a plain `DELETE FROM categories`
     fails there as soon as the table holds a tree.
     """
     with sessions() as session, session.begin():
-        for model in (Review, StockLevel, Variant, Product):
+        for model in (
+            Refund,
+            Payment,
+            VoucherRedemption,
+            OrderItem,
+            Order,
+            Review,
+            StockLevel,
+            Variant,
+            Product,
+        ):
             session.execute(delete(model))
         while session.scalar(select(func.count()).select_from(Category)):
             parents = select(Category.parent_id).where(Category.parent_id.is_not(None))

@@ -4,8 +4,12 @@ from shopwright.accounts.models import Address, PasswordResetToken, RefreshToken
 from shopwright.cart.models import Cart, CartItem
 from shopwright.catalog.models import Category, Product, Review, Variant
 from shopwright.db import Base
+from shopwright.idempotency import IdempotencyKey
 from shopwright.inventory.models import StockLevel
+from shopwright.orders.models import Order, OrderItem
 from shopwright.outbox import Event
+from shopwright.payments.models import Payment, Refund, WebhookEvent
+from shopwright.promotions.models import Voucher, VoucherRedemption
 
 __all__ = [
     "Address",
@@ -14,12 +18,20 @@ __all__ = [
     "CartItem",
     "Category",
     "Event",
+    "IdempotencyKey",
+    "Order",
+    "OrderItem",
     "PasswordResetToken",
+    "Payment",
     "Product",
     "RefreshToken",
+    "Refund",
     "Review",
     "RevokedToken",
     "StockLevel",
     "User",
     "Variant",
+    "Voucher",
+    "VoucherRedemption",
+    "WebhookEvent",
 ]

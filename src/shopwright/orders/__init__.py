@@ -1,0 +1,1 @@
+"""Orders: checkout, the status machine, pending edits, cancellation and refunds; orchestrates payments."""

@@ -1,0 +1,83 @@
+"""Orders and their lines. Lines snapshot name, SKU, unit price and unit cost at purchase; the CHECK keeps
+`total = subtotal - discount + shipping + tax`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shopwright.db import Base, UTCDateTime, utcnow
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded')",
+            name="status_known",
+        ),
+        CheckConstraint(
+            "subtotal_cents >= 0 AND discount_cents >= 0 AND shipping_cents >= 0 AND tax_cents >= 0"
+            " AND discount_cents <= subtotal_cents",
+            name="amounts_non_negative",
+        ),
+        CheckConstraint(
+            "total_cents = subtotal_cents - discount_cents + shipping_cents + tax_cents", name="total_adds_up"
+        ),
+        Index("ix_orders_user_id", "user_id", "id"),
+        Index("ix_orders_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal_cents: Mapped[int] = mapped_column(BigInteger)
+    discount_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shipping_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tax_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+    voucher_code: Mapped[str | None] = mapped_column(String(40))
+    shipping_address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    shipping_country: Mapped[str | None] = mapped_column(String(2))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now(), onupdate=utcnow
+    )
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", lazy="raise", order_by="OrderItem.id", cascade="all, delete-orphan"
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("unit_price_cents >= 0 AND unit_cost_cents >= 0", name="prices_non_negative"),
+        CheckConstraint("line_total_cents = unit_price_cents * quantity", name="line_total_adds_up"),
+        UniqueConstraint("order_id", "variant_id", name="uq_order_items_order_variant"),
+        Index("ix_order_items_product_id", "product_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(200))
+    variant_name: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str] = mapped_column(String(64))
+    unit_price_cents: Mapped[int] = mapped_column(BigInteger)
+    unit_cost_cents: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int]
+    line_total_cents: Mapped[int] = mapped_column(BigInteger)
+
+    order: Mapped[Order] = relationship(back_populates="items", lazy="raise")

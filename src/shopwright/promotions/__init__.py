@@ -1,0 +1,1 @@
+"""Promotions: vouchers (promo codes) and their redemptions, applied at checkout."""
