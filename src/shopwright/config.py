@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -66,14 +67,24 @@ class Settings(BaseSettings):
     # Cart: an untouched cart expires after this long and its reservations are released.
     CART_TTL_MINUTES: int = Field(default=15, ge=1)
 
+    # Checkout: where the shop ships, what shipping costs, which tax applies (docs/configuration.md).
+    # Country keys are ISO 3166-1 alpha-2 codes; "*" is every other country.
+    SHIPPING_COUNTRIES: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: ship everywhere
+    SHIPPING_RATES_CENTS: dict[str, int] = Field(default_factory=lambda: {"*": 500})
+    FREE_SHIPPING_THRESHOLD_CENTS: int | None = Field(default=10_000, ge=0)
+    TAX_RATES_PERCENT: dict[str, Decimal] = Field(default_factory=lambda: {"*": Decimal(0)})
+    ORDER_PAYMENT_TIMEOUT_MINUTES: int = Field(default=30, ge=1)
+
+    # Payments (payments domain settings go here).
+
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = True
 
-    @field_validator("CORS_ORIGINS", mode="before")
+    @field_validator("CORS_ORIGINS", "SHIPPING_COUNTRIES", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_comma_list(cls, value: object) -> object:
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @field_validator("DATABASE_URL")
