@@ -35,6 +35,7 @@ import psycopg
 import redis
 from alembic import command
 from psycopg import sql
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright import seed
@@ -86,9 +87,14 @@ def setup_customer_token(ctx: Context) -> dict[str, str]:
 
 
 def setup_catalog(ctx: Context) -> dict[str, str]:
-    """Generate 10,000 products (one stocked variant each) with the bulk seeder."""
+    """Generate 10,000 products (one stocked variant each) with the bulk seeder, then ANALYZE them."""
     with ctx.sessions() as session:
         seed.bulk_products(session, 10_000, lambda _n: None)
+        # A live database has planner statistics (autovacuum); a freshly COPYed one has none until
+        # ANALYZE, and this server runs with autovacuum off: without them PostgreSQL guesses ~150 rows
+        # in `variants` and scans it sequentially for a 20-product page.
+        session.execute(text("ANALYZE"))
+        session.commit()
     return {}
 
 
