@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 T = TypeVar("T")
 
 
-def _iso_utc(value: datetime) -> str:
+def iso_utc(value: datetime) -> str:
+    """Format a timestamp as the API sends it: ISO 8601 in UTC with a `Z` offset."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # Timestamps leave the API as ISO 8601 in UTC with a `Z` offset.
-UTCTimestamp = Annotated[datetime, PlainSerializer(_iso_utc, return_type=str)]
+UTCTimestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]
 
 
 class InputModel(BaseModel):

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Double, Select, cast, func, literal_column, or_, select, tuple_
-from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    Integer,
+    Row,
+    Select,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
 
-from shopwright.catalog.models import Product
+from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import MAX_CENTS, ProductQuery
 from shopwright.catalog.service import category_and_descendants
 from shopwright.db import MAX_ID
@@ -23,13 +38,70 @@ SEARCH_VECTOR: ColumnElement[Any] = literal_column(
 )  # PostgreSQL generated column (see migration 0002)
 
 
+# The list reads table columns, not ORM objects or attributes: loading entities (and their variants and
+# categories through selectinload) took half of a list request's time, and a statement of ORM attributes
+# still goes through the ORM's result handling. The response needs exactly these columns.
+_P = Product.__table__.c
+_V = Variant.__table__.c
+_C = Category.__table__.c
+PRODUCT_COLUMNS = (
+    _P.id,
+    _P.name,
+    _P.slug,
+    _P.description,
+    _P.category_id,
+    _P.min_price_cents,
+    _P.currency,
+    _P.rating_avg,
+    _P.rating_count,
+    _P.created_at,
+    _P.updated_at,
+)
+_LISTED = select(*PRODUCT_COLUMNS).where(_P.deleted_at.is_(None), _P.is_active)
+
+
+def _id_among(column: ColumnElement[int], name: str, postgres: bool) -> ColumnElement[bool]:
+    if postgres:
+        # One array parameter: the same statement for any number of ids, so psycopg prepares it once,
+        # where an IN list is a new statement (parsed and planned again) for every length.
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+# Built once per dialect (True: PostgreSQL): building a statement costs as much as running it.
+_VARIANTS = {
+    postgres: select(
+        _V.id, _V.product_id, _V.sku, _V.name, _V.price_cents, _V.currency, _V.attributes, _V.is_default
+    )
+    .where(_id_among(_V.product_id, "product_ids", postgres), _V.is_active)
+    .order_by(_V.id)
+    for postgres in (True, False)
+}
+_CATEGORIES = {
+    postgres: select(_C.id, _C.name, _C.slug).where(_id_among(_C.id, "ids", postgres))
+    for postgres in (True, False)
+}
+
+
+AnyRow = Row[*tuple[Any, ...]]
+
+
 @dataclass
 class ProductPage:
-    """One page of products: `next_cursor` in cursor mode, `total` in page mode."""
+    """One page of product rows (PRODUCT_COLUMNS) with their active variants and their categories.
 
-    items: list[Product]
+    `next_cursor` in cursor mode, `total` in page mode.
+    """
+
+    items: list[AnyRow]
     next_cursor: str | None = None
     total: int | None = None
+    variants: dict[int, list[AnyRow]] = field(default_factory=dict)  # by product id, in id order
+    categories: dict[int, AnyRow] = field(default_factory=dict)  # by id: id, name, slug
+
+    def variant_ids(self) -> list[int]:
+        """Return the ids of the page's variants."""
+        return [variant.id for variants in self.variants.values() for variant in variants]
 
 
 def list_products(
@@ -37,15 +109,13 @@ def list_products(
 ) -> ProductPage:
     """Return listed products matching the query; `in_stock` is the inventory domain's condition."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    statement = select(Product).where(Product.deleted_at.is_(None), Product.is_active)
+    statement = _LISTED
     if query.category_id is not None:
-        statement = statement.where(
-            Product.category_id.in_(category_and_descendants(session, query.category_id))
-        )
+        statement = statement.where(_P.category_id.in_(category_and_descendants(session, query.category_id)))
     if query.min_price_cents is not None:
-        statement = statement.where(Product.min_price_cents >= query.min_price_cents)
+        statement = statement.where(_P.min_price_cents >= query.min_price_cents)
     if query.max_price_cents is not None:
-        statement = statement.where(Product.min_price_cents <= query.max_price_cents)
+        statement = statement.where(_P.min_price_cents <= query.max_price_cents)
     if query.stock_only and in_stock is not None:
         statement = statement.where(in_stock)
     rank: ColumnElement[Any] | None = None
@@ -55,14 +125,26 @@ def list_products(
     if keys[0].name == "rank":
         # Ranking reads every match's vector: a one-word search of a large catalog has tens of thousands.
         # Relevance therefore orders the newest RELEVANCE_CANDIDATES matches (all of them when fewer).
-        newest = (
-            statement.with_only_columns(Product.id).order_by(Product.id.desc()).limit(RELEVANCE_CANDIDATES)
-        )
-        statement = statement.where(Product.id.in_(newest.scalar_subquery()))
-    statement = statement.options(selectinload(Product.variants), selectinload(Product.category))
+        newest = statement.with_only_columns(_P.id).order_by(_P.id.desc()).limit(RELEVANCE_CANDIDATES)
+        statement = statement.where(_P.id.in_(newest.scalar_subquery()))
     if query.page is not None or query.per_page is not None:
-        return _page(session, statement, keys, query.page or 1, query.per_page or query.limit)
-    return _keyset(session, statement, keys, query.limit, query.cursor)
+        page = _page(session, statement, keys, query.page or 1, query.per_page or query.limit)
+    else:
+        page = _keyset(session, statement, keys, query.limit, query.cursor)
+    return _with_relations(session, page, postgres)
+
+
+def _with_relations(session: Session, page: ProductPage, postgres: bool) -> ProductPage:
+    """Add the page's active variants and its categories: one query each, whatever the page size."""
+    if not page.items:
+        return page
+    product_ids = [row.id for row in page.items]
+    for variant in session.execute(_VARIANTS[postgres], {"product_ids": product_ids}).all():
+        page.variants.setdefault(variant.product_id, []).append(variant)
+    category_ids = list(dict.fromkeys(row.category_id for row in page.items))
+    categories = session.execute(_CATEGORIES[postgres], {"ids": category_ids}).all()
+    page.categories = {category.id: category for category in categories}
+    return page
 
 
 def _search(
@@ -85,8 +167,8 @@ def _search(
     for word in words:
         statement = statement.where(
             or_(
-                func.lower(Product.name).contains(word, autoescape=True),
-                func.lower(Product.description).contains(word, autoescape=True),
+                func.lower(_P.name).contains(word, autoescape=True),
+                func.lower(_P.description).contains(word, autoescape=True),
             )
         )
     return statement, None
@@ -95,21 +177,21 @@ def _search(
 @dataclass(frozen=True)
 class _Key:
     name: str
-    column: ColumnElement[Any] | InstrumentedAttribute[Any]
+    column: ColumnElement[Any]
     descending: bool
 
 
 def _sort_keys(sort: str, rank: ColumnElement[Any] | None) -> list[_Key]:
     """Return the ordering, always ending with the id so it is total (needed by keyset paging)."""
     if sort == "relevance" and rank is not None:
-        return [_Key("rank", rank, True), _Key("id", Product.id, True)]
+        return [_Key("rank", rank, True), _Key("id", _P.id, True)]
     if sort == "price_asc":
-        return [_Key("price", Product.min_price_cents, False), _Key("id", Product.id, False)]
+        return [_Key("price", _P.min_price_cents, False), _Key("id", _P.id, False)]
     if sort == "price_desc":
-        return [_Key("price", Product.min_price_cents, True), _Key("id", Product.id, True)]
+        return [_Key("price", _P.min_price_cents, True), _Key("id", _P.id, True)]
     if sort == "rating":
-        return [_Key("rating", Product.rating_avg, True), _Key("id", Product.id, True)]
-    return [_Key("id", Product.id, True)]  # newest: ids grow with creation time
+        return [_Key("rating", _P.rating_avg, True), _Key("id", _P.id, True)]
+    return [_Key("id", _P.id, True)]  # newest: ids grow with creation time
 
 
 def _order(statement: Select[Any], keys: list[_Key]) -> Select[Any]:
@@ -130,7 +212,7 @@ def _keyset(
             columns < tuple_(*values) if keys[0].descending else columns > tuple_(*values)
         )
     rows = session.execute(_order(statement, keys).limit(limit + 1)).all()
-    products = [row[0] for row in rows[:limit]]
+    products = list(rows[:limit])
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -142,15 +224,12 @@ def _page(
     session: Session, statement: Select[Any], keys: list[_Key], page: int, per_page: int
 ) -> ProductPage:
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
-    items = session.scalars(_order(statement, keys).offset((page - 1) * per_page).limit(per_page)).all()
+    items = session.execute(_order(statement, keys).offset((page - 1) * per_page).limit(per_page)).all()
     return ProductPage(list(items), total=total)
 
 
-def _position(key: _Key, row: Any) -> Any:
-    product: Product = row[0]
-    value = {"id": product.id, "price": product.min_price_cents, "rating": str(product.rating_avg)}.get(
-        key.name
-    )
+def _position(key: _Key, row: AnyRow) -> Any:
+    value = {"id": row.id, "price": row.min_price_cents, "rating": str(row.rating_avg)}.get(key.name)
     return row.rank if key.name == "rank" else value
 
 

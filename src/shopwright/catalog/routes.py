@@ -32,7 +32,7 @@ from shopwright.catalog.schemas import (
 )
 from shopwright.db import get_session
 from shopwright.inventory import service as inventory
-from shopwright.schemas import LimitQuery
+from shopwright.schemas import LimitQuery, iso_utc
 
 products_bp = APIBlueprint("products", __name__, url_prefix="/api/products", abp_tags=[Tag(name="Catalog")])
 categories_bp = APIBlueprint(
@@ -189,8 +189,10 @@ def delete_category(path: CategoryPath) -> Result:
 # --- serialisation ---------------------------------------------------------------------------
 def _listing(query: ProductQuery) -> Response:
     session = get_session()
-    page = listing.list_products(session, query, in_stock=inventory.in_stock_condition())
-    body: dict[str, Any] = {"items": _products_out(page.items)}
+    in_stock = inventory.in_stock_condition() if query.stock_only else None  # built only when filtered on
+    page = listing.list_products(session, query, in_stock=in_stock)
+    available = inventory.availability(session, page.variant_ids())
+    body: dict[str, Any] = {"items": [_listed_product(row, page, available) for row in page.items]}
     if page.total is not None:
         body.update(page=query.page or 1, per_page=query.per_page or query.limit, total=page.total)
     else:
@@ -233,6 +235,39 @@ def _product_out(product: Product, available: dict[int, int]) -> dict[str, Any]:
         updated_at=product.updated_at,
     )
     return out.model_dump(mode="json")
+
+
+def _listed_product(row: Any, page: listing.ProductPage, available: dict[int, int]) -> dict[str, Any]:
+    """Build a list item exactly as ProductOut dumps it, from the list's rows (no ORM, no Pydantic)."""
+    variants = [
+        {
+            "id": v.id,
+            "sku": v.sku,
+            "name": v.name,
+            "price_cents": v.price_cents,
+            "currency": v.currency,
+            "attributes": v.attributes,
+            "is_default": v.is_default,
+            "available": available.get(v.id, 0),
+        }
+        for v in page.variants.get(row.id, ())
+    ]
+    category = page.categories[row.category_id]
+    return {
+        "id": row.id,
+        "name": row.name,
+        "slug": row.slug,
+        "description": row.description,
+        "category": {"id": category.id, "name": category.name, "slug": category.slug},
+        "price_cents": row.min_price_cents,
+        "currency": row.currency,
+        "in_stock": any(v["available"] > 0 for v in variants),
+        "rating_avg": float(row.rating_avg),
+        "rating_count": row.rating_count,
+        "variants": variants,
+        "created_at": iso_utc(row.created_at),
+        "updated_at": iso_utc(row.updated_at),
+    }
 
 
 def _variant_out(variant: Any) -> dict[str, Any]:
