@@ -110,7 +110,11 @@ PRODUCT_COLUMNS = (
 
 
 def products(environ: dict[str, Any]) -> Answer:
-    """GET /api/products?limit=20: the first page, newest first, with the same four statements."""
+    """GET /api/products?limit=20: the first page, newest first, with the same four statements.
+
+    The same SQL as Shopwright sends on PostgreSQL: the page's active variants and its categories by
+    `= ANY(array)` (catalog/listing.py), their stock by an `IN` list (inventory.service.availability).
+    """
     limit = 20
     conn = _connection()
     rows = conn.execute(
@@ -122,8 +126,8 @@ def products(environ: dict[str, Any]) -> Answer:
     ids = [row[0] for row in page]
     variants: dict[int, list[tuple[Any, ...]]] = {}
     for v in conn.execute(
-        "SELECT id, product_id, sku, name, price_cents, currency, attributes, is_default, is_active "
-        "FROM variants WHERE product_id = ANY(%s) ORDER BY id",
+        "SELECT id, product_id, sku, name, price_cents, currency, attributes, is_default "
+        "FROM variants WHERE product_id = ANY(%s) AND is_active ORDER BY id",
         (ids,),
     ):
         variants.setdefault(v[1], []).append(v)
@@ -134,11 +138,11 @@ def products(environ: dict[str, Any]) -> Answer:
         )
     }
     variant_ids = [v[0] for vs in variants.values() for v in vs]
-    available = dict(
-        conn.execute(  # type: ignore[arg-type]
-            "SELECT variant_id, quantity - reserved FROM inventory WHERE variant_id = ANY(%s)", (variant_ids,)
-        ).fetchall()
-    )
+    available: dict[int, int] = {}
+    if variant_ids:  # like availability(): no statement for no variants
+        among = ", ".join(["%s"] * len(variant_ids))
+        stock = f"SELECT variant_id, quantity - reserved FROM inventory WHERE variant_id IN ({among})"
+        available.update(conn.execute(stock, variant_ids).fetchall())
     items = []
     for row in page:
         out = [
@@ -153,7 +157,6 @@ def products(environ: dict[str, Any]) -> Answer:
                 "available": available.get(v[0], 0),
             }
             for v in variants.get(row[0], [])
-            if v[8]
         ]
         items.append(
             {
