@@ -42,6 +42,7 @@ from shopwright.errors import (
 from shopwright.notifications import service as notifications
 from shopwright.notifications.email import EmailSender, make_email_sender
 from shopwright.observability import configure_logging, get_logger, request_id_from
+from shopwright.promotions import routes as promotions_routes
 from shopwright.schemas import Problem
 
 log = get_logger(__name__)
@@ -110,6 +111,7 @@ def create_app(
     app.register_api(catalog_routes.categories_bp)
     app.register_api(cart_routes.bp)
     app.register_api(admin_routes.bp)
+    app.register_api(promotions_routes.bp)
     _init_meta_routes(app)
     _init_rate_limits(app, settings)
     _document_problems(app)
