@@ -214,7 +214,7 @@ def rediscount(session: Session, order_id: int, subtotal_cents: int, now: dateti
     ).first()
     if row is None:
         return 0
-    redemption, voucher = row.tuple()
+    redemption, voucher = row
     if subtotal_cents < voucher.min_subtotal_cents:
         raise _below_minimum(voucher)
     redemption.discount_cents = discount_for(voucher, subtotal_cents)
