@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Double,
     Integer,
     Row,
     Select,
+    String,
     any_,
     bindparam,
     cast,
@@ -104,34 +107,100 @@ class ProductPage:
         return [variant.id for variants in self.variants.values() for variant in variants]
 
 
+class _Shape(NamedTuple):
+    """What a list statement's SQL depends on, values aside: statements are built once per shape."""
+
+    postgres: bool
+    category: bool
+    min_price: bool
+    max_price: bool
+    search_words: int | None  # None: no search; on PostgreSQL 0 or 1 (the words are one parameter)
+    sort: str
+    cursor: bool
+    paged: bool
+
+
+class _Plan(NamedTuple):
+    rows: Select[Any]  # ordered, with :limit (and :offset when paged) to fill in
+    keys: tuple[_Key, ...]
+    total: Select[Any] | None  # counts the matches, when paged
+
+
 def list_products(
     session: Session, query: ProductQuery, *, in_stock: ColumnElement[bool] | None = None
 ) -> ProductPage:
     """Return listed products matching the query; `in_stock` is the inventory domain's condition."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    statement = _LISTED
+    words = re.findall(r"\w+", query.text.lower()) if query.text else None
+    params: dict[str, Any] = {"candidates": RELEVANCE_CANDIDATES, **_search_params(words, postgres)}
     if query.category_id is not None:
-        statement = statement.where(_P.category_id.in_(category_and_descendants(session, query.category_id)))
+        params["category_ids"] = category_and_descendants(session, query.category_id)
     if query.min_price_cents is not None:
-        statement = statement.where(_P.min_price_cents >= query.min_price_cents)
+        params["min_price"] = query.min_price_cents
     if query.max_price_cents is not None:
-        statement = statement.where(_P.min_price_cents <= query.max_price_cents)
-    if query.stock_only and in_stock is not None:
+        params["max_price"] = query.max_price_cents
+    paged = query.page is not None or query.per_page is not None
+    shape = _Shape(
+        postgres,
+        category=query.category_id is not None,
+        min_price=query.min_price_cents is not None,
+        max_price=query.max_price_cents is not None,
+        search_words=None if words is None else min(len(words), 1) if postgres else len(words),
+        sort=query.sort,
+        cursor=bool(query.cursor) and not paged,
+        paged=paged,
+    )
+    # A condition passed in may differ from call to call: only statements without one are kept.
+    stock = in_stock if query.stock_only else None
+    plan = _build(shape, stock) if stock is not None else _cached_plan(shape)
+    if paged:
+        page = _page(session, plan, params, query.page or 1, query.per_page or query.limit)
+    else:
+        page = _keyset(session, plan, params, query.limit, query.cursor)
+    return _with_relations(session, page, postgres)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_plan(shape: _Shape) -> _Plan:
+    # A statement object caches its own SQLAlchemy cache key: reusing it saves building the statement
+    # and walking it for that key on every request (together as much as running it).
+    return _build(shape, None)
+
+
+def _build(shape: _Shape, in_stock: ColumnElement[bool] | None) -> _Plan:
+    """Build the list's statements for a shape; every value is a bound parameter."""
+    statement = _LISTED
+    if shape.category:
+        statement = statement.where(_P.category_id.in_(bindparam("category_ids", expanding=True)))
+    if shape.min_price:
+        statement = statement.where(_P.min_price_cents >= bindparam("min_price", type_=BigInteger))
+    if shape.max_price:
+        statement = statement.where(_P.min_price_cents <= bindparam("max_price", type_=BigInteger))
+    if in_stock is not None:
         statement = statement.where(in_stock)
     rank: ColumnElement[Any] | None = None
-    if query.text:
-        statement, rank = _search(statement, query.text, postgres)
-    keys = _sort_keys(query.sort, rank)
+    if shape.search_words is not None:
+        statement, rank = _search(statement, shape.search_words, shape.postgres)
+    keys = _sort_keys(shape.sort, rank)
     if keys[0].name == "rank":
         # Ranking reads every match's vector: a one-word search of a large catalog has tens of thousands.
         # Relevance therefore orders the newest RELEVANCE_CANDIDATES matches (all of them when fewer).
-        newest = statement.with_only_columns(_P.id).order_by(_P.id.desc()).limit(RELEVANCE_CANDIDATES)
+        newest = statement.with_only_columns(_P.id).order_by(_P.id.desc()).limit(bindparam("candidates"))
         statement = statement.where(_P.id.in_(newest.scalar_subquery()))
-    if query.page is not None or query.per_page is not None:
-        page = _page(session, statement, keys, query.page or 1, query.per_page or query.limit)
-    else:
-        page = _keyset(session, statement, keys, query.limit, query.cursor)
-    return _with_relations(session, page, postgres)
+    limit = bindparam("limit", type_=Integer)
+    if shape.paged:
+        count = select(func.count()).select_from(statement.subquery())
+        return _Plan(
+            _order(statement, keys).offset(bindparam("offset", type_=Integer)).limit(limit), keys, count
+        )
+    if keys[0].name == "rank":
+        statement = statement.add_columns(keys[0].column.label("rank"))
+    if shape.cursor:
+        columns = tuple_(*(key.column for key in keys))
+        after = tuple_(*(bindparam(f"after_{key.name}", type_=key.column.type) for key in keys))
+        # All keys of one sort share a direction, so one row-value comparison continues after the cursor.
+        statement = statement.where(columns < after if keys[0].descending else columns > after)
+    return _Plan(_order(statement, keys).limit(limit), keys, None)
 
 
 def _with_relations(session: Session, page: ProductPage, postgres: bool) -> ProductPage:
@@ -147,28 +216,36 @@ def _with_relations(session: Session, page: ProductPage, postgres: bool) -> Prod
     return page
 
 
-def _search(
-    statement: Select[Any], text: str, postgres: bool
-) -> tuple[Select[Any], ColumnElement[Any] | None]:
-    words = re.findall(r"\w+", text.lower())
+def _search_params(words: list[str] | None, postgres: bool) -> dict[str, Any]:
     if not words:
-        return statement.where(literal_column("1") == 0), None
+        return {}
     if postgres:
         # Every word must match; the last one also as a prefix, as typed so far ("ultra lap" finds
         # "Ultra Laptop"). Prefixes on every word make GIN intersect huge partial-match bitmaps (40 ms
         # at 1M products, against 3 ms). Only \w characters reach to_tsquery.
-        terms = [*words[:-1], f"{words[-1]}:*"]
-        tsquery = func.to_tsquery("english", " & ".join(terms))
+        return {"tsquery": " & ".join([*words[:-1], f"{words[-1]}:*"])}
+    # LIKE patterns: \w+ words hold no % but may hold _, a LIKE wildcard; escape it (and the escape).
+    return {f"word_{n}": word.replace("/", "//").replace("_", "/_") for n, word in enumerate(words)}
+
+
+def _search(
+    statement: Select[Any], words: int, postgres: bool
+) -> tuple[Select[Any], ColumnElement[Any] | None]:
+    if not words:
+        return statement.where(literal_column("1") == 0), None
+    if postgres:
+        tsquery = func.to_tsquery("english", bindparam("tsquery", type_=String))
         # ts_rank is a float4, printed rounded: a cursor would carry a value that is not the row's and
         # keyset paging through a tie would loop. A float8 round-trips exactly through the cursor.
         rank = cast(func.ts_rank(SEARCH_VECTOR, tsquery), Double)
         return statement.where(SEARCH_VECTOR.op("@@")(tsquery)), rank
     # SQLite (embedded default): every word appears in the name or the description.
-    for word in words:
+    for n in range(words):
+        word = bindparam(f"word_{n}", type_=String)
         statement = statement.where(
             or_(
-                func.lower(_P.name).contains(word, autoescape=True),
-                func.lower(_P.description).contains(word, autoescape=True),
+                func.lower(_P.name).contains(word, escape="/"),
+                func.lower(_P.description).contains(word, escape="/"),
             )
         )
     return statement, None
@@ -181,51 +258,41 @@ class _Key:
     descending: bool
 
 
-def _sort_keys(sort: str, rank: ColumnElement[Any] | None) -> list[_Key]:
+def _sort_keys(sort: str, rank: ColumnElement[Any] | None) -> tuple[_Key, ...]:
     """Return the ordering, always ending with the id so it is total (needed by keyset paging)."""
     if sort == "relevance" and rank is not None:
-        return [_Key("rank", rank, True), _Key("id", _P.id, True)]
+        return (_Key("rank", rank, True), _Key("id", _P.id, True))
     if sort == "price_asc":
-        return [_Key("price", _P.min_price_cents, False), _Key("id", _P.id, False)]
+        return (_Key("price", _P.min_price_cents, False), _Key("id", _P.id, False))
     if sort == "price_desc":
-        return [_Key("price", _P.min_price_cents, True), _Key("id", _P.id, True)]
+        return (_Key("price", _P.min_price_cents, True), _Key("id", _P.id, True))
     if sort == "rating":
-        return [_Key("rating", _P.rating_avg, True), _Key("id", _P.id, True)]
-    return [_Key("id", _P.id, True)]  # newest: ids grow with creation time
+        return (_Key("rating", _P.rating_avg, True), _Key("id", _P.id, True))
+    return (_Key("id", _P.id, True),)  # newest: ids grow with creation time
 
 
-def _order(statement: Select[Any], keys: list[_Key]) -> Select[Any]:
+def _order(statement: Select[Any], keys: tuple[_Key, ...]) -> Select[Any]:
     return statement.order_by(*(key.column.desc() if key.descending else key.column.asc() for key in keys))
 
 
 def _keyset(
-    session: Session, statement: Select[Any], keys: list[_Key], limit: int, cursor: str | None
+    session: Session, plan: _Plan, params: dict[str, Any], limit: int, cursor: str | None
 ) -> ProductPage:
-    if keys[0].name == "rank":
-        statement = statement.add_columns(keys[0].column.label("rank"))
     if cursor:
-        position = decode_cursor(cursor, keys=tuple(key.name for key in keys))
-        values = [_cursor_value(key, position[key.name]) for key in keys]
-        columns = tuple_(*(key.column for key in keys))
-        # All keys of one sort share a direction, so one row-value comparison continues after the cursor.
-        statement = statement.where(
-            columns < tuple_(*values) if keys[0].descending else columns > tuple_(*values)
-        )
-    rows = session.execute(_order(statement, keys).limit(limit + 1)).all()
-    products = list(rows[:limit])
+        position = decode_cursor(cursor, keys=tuple(key.name for key in plan.keys))
+        params.update({f"after_{key.name}": _cursor_value(key, position[key.name]) for key in plan.keys})
+    rows = session.execute(plan.rows, {**params, "limit": limit + 1}).all()
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor({key.name: _position(key, last) for key in keys})
-    return ProductPage(products, next_cursor=next_cursor)
+        next_cursor = encode_cursor({key.name: _position(key, last) for key in plan.keys})
+    return ProductPage(list(rows[:limit]), next_cursor=next_cursor)
 
 
-def _page(
-    session: Session, statement: Select[Any], keys: list[_Key], page: int, per_page: int
-) -> ProductPage:
-    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
-    items = session.execute(_order(statement, keys).offset((page - 1) * per_page).limit(per_page)).all()
-    return ProductPage(list(items), total=total)
+def _page(session: Session, plan: _Plan, params: dict[str, Any], page: int, per_page: int) -> ProductPage:
+    total = session.scalar(plan.total, params) if plan.total is not None else 0
+    rows = session.execute(plan.rows, {**params, "offset": (page - 1) * per_page, "limit": per_page}).all()
+    return ProductPage(list(rows), total=total or 0)
 
 
 def _position(key: _Key, row: AnyRow) -> Any:
