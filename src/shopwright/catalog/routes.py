@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import Response, current_app, request
@@ -192,7 +192,7 @@ def _listing(query: ProductQuery) -> Response:
     in_stock = inventory.in_stock_condition() if query.stock_only else None  # built only when filtered on
     page = listing.list_products(session, query, in_stock=in_stock)
     available = inventory.availability(session, page.variant_ids())
-    body: dict[str, Any] = {"items": [_listed_product(row, page, available) for row in page.items]}
+    body: dict[str, Any] = {"items": _listed_products(page, available)}
     if page.total is not None:
         body.update(page=query.page or 1, per_page=query.per_page or query.limit, total=page.total)
     else:
@@ -237,37 +237,49 @@ def _product_out(product: Product, available: dict[int, int]) -> dict[str, Any]:
     return out.model_dump(mode="json")
 
 
-def _listed_product(row: Any, page: listing.ProductPage, available: dict[int, int]) -> dict[str, Any]:
-    """Build a list item exactly as ProductOut dumps it, from the list's rows (no ORM, no Pydantic)."""
-    variants = [
+def _listed_products(page: listing.ProductPage, available: dict[int, int]) -> list[dict[str, Any]]:
+    """Build the items exactly as ProductOut dumps them, from the list's rows (no ORM, no Pydantic)."""
+    items = []
+    for row in page.items:
+        # Unpacked in listing.PRODUCT_COLUMNS order, ~3x faster than a lookup per field (a relevance
+        # rank may follow). tests/api/test_catalog_list_output.py holds every item to ProductOut.
+        pid, name, slug, description, category_id, price, currency, rating, count, created, updated = row[:11]
+        variants = _listed_variants(page.variants.get(pid, ()), available)
+        cid, cname, cslug = page.categories[category_id]
+        items.append(
+            {
+                "id": pid,
+                "name": name,
+                "slug": slug,
+                "description": description,
+                "category": {"id": cid, "name": cname, "slug": cslug},
+                "price_cents": price,
+                "currency": currency,
+                "in_stock": any(variant["available"] > 0 for variant in variants),
+                "rating_avg": float(rating),
+                "rating_count": count,
+                "variants": variants,
+                "created_at": iso_utc(created),
+                "updated_at": iso_utc(updated),
+            }
+        )
+    return items
+
+
+def _listed_variants(rows: Iterable[Any], available: dict[int, int]) -> list[dict[str, Any]]:
+    return [
         {
-            "id": v.id,
-            "sku": v.sku,
-            "name": v.name,
-            "price_cents": v.price_cents,
-            "currency": v.currency,
-            "attributes": v.attributes,
-            "is_default": v.is_default,
-            "available": available.get(v.id, 0),
+            "id": vid,
+            "sku": sku,
+            "name": name,
+            "price_cents": price,
+            "currency": currency,
+            "attributes": attributes,
+            "is_default": is_default,
+            "available": available.get(vid, 0),
         }
-        for v in page.variants.get(row.id, ())
+        for vid, _product_id, sku, name, price, currency, attributes, is_default in rows  # listing's order
     ]
-    category = page.categories[row.category_id]
-    return {
-        "id": row.id,
-        "name": row.name,
-        "slug": row.slug,
-        "description": row.description,
-        "category": {"id": category.id, "name": category.name, "slug": category.slug},
-        "price_cents": row.min_price_cents,
-        "currency": row.currency,
-        "in_stock": any(v["available"] > 0 for v in variants),
-        "rating_avg": float(row.rating_avg),
-        "rating_count": row.rating_count,
-        "variants": variants,
-        "created_at": iso_utc(row.created_at),
-        "updated_at": iso_utc(row.updated_at),
-    }
 
 
 def _variant_out(variant: Any) -> dict[str, Any]:
