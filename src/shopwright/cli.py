@@ -1,7 +1,8 @@
-"""Flask commands: `flask db …`, `create-admin`, `seed-db`, `deliver-events`, `expire-carts`."""
+"""Flask commands: `flask db …`, create-admin, seed-db, deliver-events, expire-carts, cancel-unpaid-orders."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from shopwright import seed
 from shopwright.accounts import seed as account_seed
 from shopwright.cart import service as cart
 from shopwright.config import Settings
+from shopwright.orders import cancellation
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 db_group = AppGroup("db", help="Database migrations (Alembic).")
@@ -117,8 +119,20 @@ def expire_carts() -> None:
     click.echo(f"Expired {expired.carts} cart(s), released {expired.units} unit(s)")
 
 
+@click.command("cancel-unpaid-orders")
+@with_appcontext
+def cancel_unpaid_orders() -> None:
+    """Cancel orders unpaid for ORDER_PAYMENT_TIMEOUT_MINUTES, restocking them (safe to run anytime)."""
+    timeout = timedelta(minutes=_settings().ORDER_PAYMENT_TIMEOUT_MINUTES)
+    with current_app.extensions["shopwright.sessions"]() as session:
+        cancelled = cancellation.cancel_unpaid_orders(
+            session, current_app.extensions["shopwright.gateway"], timeout=timeout
+        )
+    click.echo(f"Cancelled {cancelled} unpaid order(s)")
+
+
 def register(app: Flask) -> None:
     """Add the commands to the app's CLI."""
     app.cli.add_command(db_group)
-    for cmd in (create_admin, seed_db, deliver_events, expire_carts):
+    for cmd in (create_admin, seed_db, deliver_events, expire_carts, cancel_unpaid_orders):
         app.cli.add_command(cmd)

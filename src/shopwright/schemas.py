@@ -6,7 +6,7 @@ import functools
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 T = TypeVar("T")
 
@@ -78,3 +78,23 @@ class Message(BaseModel):
     """A plain acknowledgement."""
 
     detail: str
+
+
+class IdempotencyHeader(BaseModel):
+    """The optional `Idempotency-Key` header of retry-safe POSTs (API.md, Retry safety)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    idempotency_key: (
+        Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")] | None
+    ) = Field(
+        default=None,
+        description="Any unique string (a UUID is best). A retry with the same key and body gets the first "
+        "response back; kept at least 24 hours.",
+    )
+
+    @classmethod
+    @functools.cache
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        # flask-openapi reads it on every request (see QueryModel).
+        return super().model_json_schema(*args, **kwargs)

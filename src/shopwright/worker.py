@@ -14,6 +14,7 @@ through `flask deliver-events` and `flask expire-carts` instead of beat.
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from shopwright.observability import get_logger
 log = get_logger(__name__)
 DELIVER_EVENTS = "shopwright.deliver_events"
 EXPIRE_CARTS = "shopwright.expire_carts"
+CANCEL_UNPAID_ORDERS = "shopwright.cancel_unpaid_orders"
+PURGE_IDEMPOTENCY_KEYS = "shopwright.purge_idempotency_keys"
 # Relative to the working directory, like the other instance/ files (writable in the Docker image).
 BEAT_SCHEDULE_FILE = "instance/celerybeat-schedule"
 # One run delivers at most this many events; a backlog spreads over the next runs and workers.
@@ -60,6 +63,17 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": EXPIRE_CARTS,
                 "schedule": float(every_carts),
                 "options": {"expires": every_carts},
+            },
+            # Same cadence as the cart sweep: both release stock that nobody is going to pay for.
+            "cancel-unpaid-orders": {
+                "task": CANCEL_UNPAID_ORDERS,
+                "schedule": float(every_carts),
+                "options": {"expires": every_carts},
+            },
+            "purge-idempotency-keys": {
+                "task": PURGE_IDEMPOTENCY_KEYS,
+                "schedule": 3600.0,
+                "options": {"expires": 3600},
             },
         },
     }
@@ -101,6 +115,32 @@ def expire_carts() -> dict[str, int]:
         expired = cart.expire_carts(session)
     log.info("carts.expired", carts=expired.carts, units=expired.units)
     return {"carts": expired.carts, "units": expired.units}
+
+
+@shared_task(name=CANCEL_UNPAID_ORDERS)  # type: ignore[untyped-decorator]
+def cancel_unpaid_orders() -> int:
+    """Cancel orders left unpaid for ORDER_PAYMENT_TIMEOUT_MINUTES, restocking them; return the count."""
+    from shopwright.orders import cancellation  # imported on use, like expire_carts
+
+    settings: Settings = current_app.extensions["shopwright.settings"]
+    with current_app.extensions["shopwright.sessions"]() as session:
+        cancelled = cancellation.cancel_unpaid_orders(
+            session,
+            current_app.extensions["shopwright.gateway"],
+            timeout=timedelta(minutes=settings.ORDER_PAYMENT_TIMEOUT_MINUTES),
+        )
+    if cancelled:
+        log.info("orders.unpaid_cancelled", orders=cancelled)
+    return cancelled
+
+
+@shared_task(name=PURGE_IDEMPOTENCY_KEYS)  # type: ignore[untyped-decorator]
+def purge_idempotency_keys() -> int:
+    """Delete idempotency keys past their retention (48 h); return the count."""
+    from shopwright import idempotency
+
+    with current_app.extensions["shopwright.sessions"]() as session:
+        return idempotency.purge_keys(session)
 
 
 def _keep_app_logging(**_kwargs: Any) -> None:

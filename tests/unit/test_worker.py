@@ -8,7 +8,14 @@ from flask import Flask, current_app
 
 from shopwright import create_app
 from shopwright.config import Settings
-from shopwright.worker import DELIVER_EVENTS, EXPIRE_CARTS, celery_config, celery_init_app
+from shopwright.worker import (
+    CANCEL_UNPAID_ORDERS,
+    DELIVER_EVENTS,
+    EXPIRE_CARTS,
+    PURGE_IDEMPOTENCY_KEYS,
+    celery_config,
+    celery_init_app,
+)
 from tests.conftest import TEST_SECRET
 
 
@@ -51,12 +58,14 @@ def test_broker_keys_live_under_the_redis_key_prefix() -> None:
     assert config["broker_transport_options"] == {"global_keyprefix": "shop-staging:celery:"}
 
 
-def test_beat_sends_exactly_the_two_periodic_tasks_at_their_intervals() -> None:
+def test_beat_sends_exactly_the_periodic_tasks_at_their_intervals() -> None:
     schedule = celery_config(_settings())["beat_schedule"]
 
     assert {name: (entry["task"], entry["schedule"]) for name, entry in schedule.items()} == {
         "deliver-events": (DELIVER_EVENTS, 10.0),
         "expire-carts": (EXPIRE_CARTS, 60.0),
+        "cancel-unpaid-orders": (CANCEL_UNPAID_ORDERS, 60.0),
+        "purge-idempotency-keys": (PURGE_IDEMPOTENCY_KEYS, 3600.0),
     }
     # A run that waited longer than one interval is dropped rather than piling up behind a stopped worker.
     assert schedule["deliver-events"]["options"] == {"expires": 10}

@@ -1,4 +1,4 @@
-"""HTTP routes of /api/admin (role admin): users and inventory so far."""
+"""HTTP routes of /api/admin (role admin): users, inventory and orders."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from shopwright.accounts import service as accounts
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id, refresh_ttl, revocation_store
 from shopwright.accounts.schemas import UserOut, UserSearchQuery
 from shopwright.db import get_session
+from shopwright.idempotency import StoredResponse, run_keyed
 from shopwright.inventory import service as inventory
 from shopwright.inventory.schemas import StockOut, StockPath, StockQuery, StockUpdate
-from shopwright.schemas import Page
+from shopwright.orders import cancellation, fulfilment
+from shopwright.orders import service as orders
+from shopwright.orders.routes import Result, current_gateway, keyed_request, render_order, stored_result
+from shopwright.orders.schemas import OrderOut, OrderPath, OrderQuery, OrderStatusIn
+from shopwright.payments.schemas import RefundIn
+from shopwright.schemas import IdempotencyHeader, Page
 
 bp = APIBlueprint(
     "admin", __name__, url_prefix="/api/admin", abp_tags=[Tag(name="Admin")], abp_security=BEARER
@@ -83,3 +89,60 @@ def update_inventory(path: StockPath, body: StockUpdate) -> dict[str, Any]:
         get_session(), path.variant_id, quantity=body.quantity, delta=body.delta or 0
     )
     return StockOut.model_validate(row._mapping).model_dump()
+
+
+@bp.get(
+    "/orders", summary="List all orders, newest first, optionally by status", responses={200: Page[OrderOut]}
+)
+@admin_required
+def list_orders(query: OrderQuery) -> dict[str, Any]:
+    session = get_session()
+    found, next_cursor = orders.list_orders(
+        session, user_id=None, status=query.status, limit=query.limit, cursor=query.cursor
+    )
+    attempts = orders.payments_of(session, found)
+    return {"items": [render_order(o, attempts.get(o.id, [])) for o in found], "next_cursor": next_cursor}
+
+
+@bp.get("/orders/<int:order_id>", summary="Get any order", responses={200: OrderOut})
+@admin_required
+def get_order(path: OrderPath) -> dict[str, Any]:
+    session = get_session()
+    order = orders.get_order(session, path.order_id, user_id=None)
+    return render_order(order, orders.payments_of(session, [order]).get(order.id, []))
+
+
+@bp.put(
+    "/orders/<int:order_id>/status",
+    summary="Move an order along the status machine",
+    responses={200: OrderOut},
+)
+@admin_required
+def change_order_status(path: OrderPath, body: OrderStatusIn) -> dict[str, Any]:
+    session = get_session()
+    order = fulfilment.change_status(session, current_gateway(), path.order_id, body.status)
+    return render_order(order, orders.payments_of(session, [order]).get(order.id, []))
+
+
+@bp.post(
+    "/orders/<int:order_id>/refund",
+    summary="Refund a paid order in full or in part (Idempotency-Key honoured)",
+    responses={200: OrderOut},
+)
+@admin_required
+def refund_order(path: OrderPath, header: IdempotencyHeader, body: RefundIn) -> Result:
+    session = get_session()
+
+    def refund() -> StoredResponse:
+        order = cancellation.refund_order(
+            session,
+            current_gateway(),
+            path.order_id,
+            amount_cents=body.amount_cents,
+            reason=body.reason or "refund",
+        )
+        return StoredResponse(
+            200, render_order(order, orders.payments_of(session, [order]).get(order.id, []))
+        )
+
+    return stored_result(run_keyed(session, keyed_request(header, body.model_dump(mode="json")), refund))

@@ -21,3 +21,18 @@ class CartCurrencyMismatch(Conflict):
 class LineQuantityExceeded(InvalidRequest):
     code = "line_quantity_exceeded"
     title = "Too many units on one cart line"
+
+
+class CartEmpty(InvalidRequest):
+    code = "cart_empty"
+    title = "Your cart is empty"
+
+
+class CartExpired(InvalidRequest):
+    code = "cart_expired"
+    title = "Your cart expired"
+
+
+class CartItemUnavailable(InvalidRequest):
+    code = "cart_item_unavailable"
+    title = "A cart line can no longer be bought"

@@ -157,7 +157,7 @@ def _cart_transaction(session: Session, user_id: int, ttl: timedelta) -> Iterato
 
 def _lock_cart(session: Session, user_id: int, ttl: timedelta) -> Cart:
     """Lock and return the customer's active cart, expiring a lapsed one and opening a new one as needed."""
-    cart = _locked_active_cart(session, user_id)
+    cart = locked_active_cart(session, user_id)
     if cart is not None and cart.expires_at <= utcnow():
         _expire(session, [cart.id])
         cart = None
@@ -166,7 +166,8 @@ def _lock_cart(session: Session, user_id: int, ttl: timedelta) -> Cart:
     return cart
 
 
-def _locked_active_cart(session: Session, user_id: int) -> Cart | None:
+def locked_active_cart(session: Session, user_id: int) -> Cart | None:
+    """Lock and return the customer's active cart, if any; runs inside the caller's transaction."""
     return session.scalars(
         select(Cart)
         .where(Cart.user_id == user_id, Cart.status == ACTIVE)
@@ -186,7 +187,7 @@ def _open_cart(session: Session, user_id: int, ttl: timedelta) -> Cart:
     )
     if cart_id is not None:
         _carry_over_items(session, user_id, cart_id)
-    cart = _locked_active_cart(session, user_id)
+    cart = locked_active_cart(session, user_id)
     assert cart is not None  # inserted above, or by the request that won the race
     return cart
 

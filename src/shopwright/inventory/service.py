@@ -106,6 +106,45 @@ def release(session: Session, quantities: Mapping[int, int]) -> int:
     return sum(quantities.values())
 
 
+def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
+    """Turn reserved units into sold ones; runs inside the caller's transaction."""
+    for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
+        sold = session.execute(
+            update(StockLevel)
+            .where(StockLevel.variant_id == variant_id, StockLevel.reserved >= quantity)
+            .values(quantity=StockLevel.quantity - quantity, reserved=StockLevel.reserved - quantity)
+            .returning(StockLevel.variant_id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if sold is None:  # the reservation accounting is broken: refuse rather than oversell
+            raise _out_of_stock(session, variant_id, quantity)
+
+
+def sell(session: Session, variant_id: int, quantity: int) -> None:
+    """Sell units from what is available or raise OutOfStock; runs inside the caller's transaction."""
+    sold = session.execute(
+        update(StockLevel)
+        .where(StockLevel.variant_id == variant_id, StockLevel.quantity - StockLevel.reserved >= quantity)
+        .values(quantity=StockLevel.quantity - quantity)
+        .returning(StockLevel.variant_id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if sold is None:
+        raise _out_of_stock(session, variant_id, quantity)
+
+
+def restock(session: Session, quantities: Mapping[int, int]) -> None:
+    """Put sold units back (cancelled or reduced orders); runs inside the caller's transaction."""
+    for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
+        if quantity > 0:
+            session.execute(
+                update(StockLevel)
+                .where(StockLevel.variant_id == variant_id)
+                .values(quantity=StockLevel.quantity + quantity)
+                .execution_options(synchronize_session=False)
+            )
+
+
 def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
     row = session.execute(
         select(Variant.sku, StockLevel.quantity - StockLevel.reserved)

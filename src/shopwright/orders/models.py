@@ -41,7 +41,7 @@ class Order(Base):
     tax_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     total_cents: Mapped[int] = mapped_column(BigInteger)
     voucher_code: Mapped[str | None] = mapped_column(String(40))
-    shipping_address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    shipping_address: Mapped[str | dict[str, Any]] = mapped_column(JSON)  # as given: text or structured
     shipping_country: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

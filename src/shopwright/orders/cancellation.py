@@ -1,0 +1,142 @@
+"""Cancellation, refunds and the unpaid-order sweep.
+
+Stock comes back exactly once: the order row is locked and its status moves by the status machine, so a
+cancel racing an admin's "shipped" (or a second cancel) finds the order already moved and changes nothing.
+The gateway is asked for a refund only after the transaction that reserved the refund amount has committed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.orm import Session, selectinload
+
+from shopwright import outbox
+from shopwright.db import utcnow
+from shopwright.inventory import service as inventory
+from shopwright.observability import get_logger
+from shopwright.orders.errors import NothingToRefund
+from shopwright.orders.models import Order
+from shopwright.orders.service import lock_order
+from shopwright.orders.status import CANCELLED, DELIVERED, PAID, PENDING, REFUNDED, SHIPPED, check_transition
+from shopwright.payments import service as payments
+from shopwright.payments.errors import PaymentProviderError
+from shopwright.payments.gateway import PaymentGateway, RefundResult
+from shopwright.payments.models import Payment, Refund
+from shopwright.promotions import service as promotions
+
+log = get_logger(__name__)
+
+
+def cancel_order(session: Session, gateway: PaymentGateway, order_id: int, *, user_id: int | None) -> Order:
+    """Cancel a pending or paid order: stock and voucher use come back, a paid order is refunded."""
+    with session.begin():
+        order = lock_order(session, order_id, user_id=user_id)
+        refund = _cancel_locked(session, order)
+    if refund is not None:
+        settle_refund(session, gateway, refund.id)
+    return order
+
+
+def refund_order(
+    session: Session, gateway: PaymentGateway, order_id: int, *, amount_cents: int | None, reason: str
+) -> Order:
+    """Refund a paid, shipped or delivered order in full or in part; fully refunded orders become refunded."""
+    with session.begin():
+        order = lock_order(session, order_id, user_id=None)
+        check_transition(order.status, REFUNDED)
+        payment = payments.succeeded_payment(session, order.id)
+        refundable = payment.amount_cents - payment.refunded_cents if payment is not None else 0
+        if payment is None or refundable <= 0:
+            raise NothingToRefund(f"Order {order.id} has no captured payment left to refund")
+        refund = payments.start_refund(session, payment.id, amount_cents or refundable, reason)
+    refund = settle_refund(session, gateway, refund.id)
+    if refund.status == "failed":
+        raise PaymentProviderError(f"The payment provider refused the refund: {refund.failure_message}")
+    return order
+
+
+def settle_refund(session: Session, gateway: PaymentGateway, refund_id: int) -> Refund:
+    """Ask the gateway for a reserved refund (outside any transaction) and record the answer."""
+    with session.begin():
+        refund, payment = _refund_and_payment(session, refund_id)
+    try:
+        result = payments.send_refund(gateway, payment, refund)
+    except PaymentProviderError as error:
+        result = RefundResult(succeeded=False, provider_ref=None, failure_message=str(error))
+    with session.begin():
+        refund = payments.finish_refund(session, refund.id, result)
+        payment = session.get(Payment, payment.id, populate_existing=True) or payment
+        if refund.status == "succeeded" and payment.refunded_cents >= payment.amount_cents:
+            _mark_refunded(session, payment.order_id)
+    if refund.status == "failed":
+        log.warning(
+            "refund.failed", refund_id=refund.id, order_id=payment.order_id, reason=refund.failure_message
+        )
+    return refund
+
+
+def cancel_unpaid_orders(
+    session: Session,
+    gateway: PaymentGateway,
+    *,
+    timeout: timedelta,
+    now: datetime | None = None,
+    batch_size: int = 200,
+) -> int:
+    """Cancel pending orders older than `timeout` with no payment under way; return how many."""
+    cutoff = (now or utcnow()) - timeout
+    cancelled = 0
+    while True:
+        with session.begin():
+            # SKIP LOCKED: an order a customer is paying or changing right now is left alone this round.
+            orders = session.scalars(
+                select(Order)
+                .where(Order.status == PENDING, Order.created_at <= cutoff, ~_payment_under_way())
+                .options(selectinload(Order.items))
+                .order_by(Order.id)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True, of=Order)
+            ).all()
+            for order in orders:
+                _cancel_locked(session, order)
+        cancelled += len(orders)
+        if len(orders) < batch_size:
+            return cancelled
+
+
+def _cancel_locked(session: Session, order: Order) -> Refund | None:
+    check_transition(order.status, CANCELLED)
+    was_paid = order.status == PAID
+    inventory.restock(session, {item.variant_id: item.quantity for item in order.items})
+    promotions.release_redemption(session, order.id)
+    order.status = CANCELLED
+    order.cancelled_at = utcnow()
+    outbox.publish(session, "order.cancelled", {"order_id": order.id}, user_id=order.user_id)
+    payment = payments.succeeded_payment(session, order.id) if was_paid else None
+    if payment is None or payment.refunded_cents >= payment.amount_cents:
+        return None
+    return payments.start_refund(
+        session, payment.id, payment.amount_cents - payment.refunded_cents, "order cancelled"
+    )
+
+
+def _mark_refunded(session: Session, order_id: int) -> None:
+    order = lock_order(session, order_id, user_id=None)
+    if order.status in (PAID, SHIPPED, DELIVERED):
+        order.status = REFUNDED
+        order.refunded_at = utcnow()
+        outbox.publish(session, "order.refunded", {"order_id": order.id}, user_id=order.user_id)
+
+
+def _refund_and_payment(session: Session, refund_id: int) -> tuple[Refund, Payment]:
+    refund = session.get(Refund, refund_id)
+    payment = session.get(Payment, refund.payment_id) if refund is not None else None
+    assert refund is not None  # created by start_refund in an earlier transaction
+    assert payment is not None
+    return refund, payment
+
+
+def _payment_under_way() -> ColumnElement[bool]:
+    return exists().where(Payment.order_id == Order.id, Payment.status == "processing")

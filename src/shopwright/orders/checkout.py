@@ -1,0 +1,166 @@
+"""Checkout and edits of pending orders: the cart becomes an order in one transaction.
+
+Reserved units become sold units (`quantity -= q, reserved -= q`), lines snapshot name, SKU, unit price
+and unit cost, the voucher's use is taken, totals are computed in integer cents, the cart is converted.
+Lock order: the customer's cart row, the voucher row, then stock rows in ascending variant id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shopwright import idempotency, outbox
+from shopwright.cart import checkout as cart_checkout
+from shopwright.db import utcnow
+from shopwright.idempotency import KeyedRequest, StoredResponse
+from shopwright.inventory import service as inventory
+from shopwright.orders.errors import (
+    OrderItemNotFound,
+    OrderNotEditable,
+    OrderWouldBeEmpty,
+    UnsupportedShippingCountry,
+)
+from shopwright.orders.models import Order, OrderItem
+from shopwright.orders.pricing import PricingRules, Totals, compute_totals
+from shopwright.orders.schemas import OrderCreate, OrderUpdate, ShippingAddressIn
+from shopwright.orders.service import has_live_payment, lock_order
+from shopwright.orders.status import PENDING
+from shopwright.promotions import service as promotions
+
+Render = Callable[[Order], dict[str, Any]]
+ORDER_CREATED = "order.created"
+
+
+def place_order(
+    session: Session,
+    user_id: int,
+    data: OrderCreate,
+    *,
+    rules: PricingRules,
+    render: Render,
+    keyed: KeyedRequest | None = None,
+) -> StoredResponse:
+    """Turn the customer's cart into a pending order; a repeated Idempotency-Key replays the first answer."""
+    with session.begin():
+        if keyed is not None and (stored := idempotency.claim(session, keyed)) is not None:
+            return stored
+        address = data.delivery_address
+        country = address.country if isinstance(address, ShippingAddressIn) else None
+        _check_ships_to(rules, country)
+        cart, lines = cart_checkout.lock_for_checkout(session, user_id)
+        subtotal = sum(line.unit_price_cents * line.quantity for line in lines)
+        order = Order(
+            user_id=user_id,
+            status=PENDING,
+            currency=lines[0].currency,
+            subtotal_cents=subtotal,
+            total_cents=subtotal,  # final totals below, once the order has an id for the voucher
+            voucher_code=data.voucher_code.upper() if data.voucher_code else None,
+            shipping_address=address.model_dump(exclude_none=True)
+            if isinstance(address, ShippingAddressIn)
+            else address,
+            shipping_country=country,
+            items=[
+                OrderItem(
+                    product_id=line.product_id,
+                    variant_id=line.variant_id,
+                    name=line.name,
+                    variant_name=line.variant_name,
+                    sku=line.sku,
+                    unit_price_cents=line.unit_price_cents,
+                    unit_cost_cents=line.unit_cost_cents,
+                    quantity=line.quantity,
+                    line_total_cents=line.unit_price_cents * line.quantity,
+                )
+                for line in lines
+            ],
+        )
+        session.add(order)
+        session.flush()
+        discount = 0
+        if order.voucher_code:
+            discount = promotions.redeem_voucher(
+                session,
+                order.voucher_code,
+                user_id=user_id,
+                order_id=order.id,
+                subtotal_cents=subtotal,
+                currency=order.currency,
+            )
+        _apply(order, compute_totals(rules, subtotal, discount, country))
+        inventory.sell_reserved(session, {line.variant_id: line.quantity for line in lines})
+        cart_checkout.mark_converted(session, cart.id)
+        outbox.publish(
+            session, ORDER_CREATED, {"order_id": order.id, "total_cents": order.total_cents}, user_id=user_id
+        )
+        session.flush()
+        response = StoredResponse(201, render(order))
+        if keyed is not None:
+            idempotency.complete(session, keyed, response.status, response.body)
+        return response
+
+
+def update_order_items(
+    session: Session, user_id: int, order_id: int, data: OrderUpdate, *, rules: PricingRules
+) -> Order:
+    """Change line quantities of a pending order; stock is sold or put back, totals are recomputed."""
+    with session.begin():
+        order = lock_order(session, order_id, user_id=user_id)
+        if order.status != PENDING or has_live_payment(session, order.id):
+            raise OrderNotEditable(
+                f"Order {order.id} is {order.status}; only unpaid pending orders can change"
+            )
+        items = {item.id: item for item in order.items}
+        changes = sorted(data.items, key=lambda change: _item(items, change.item_id).variant_id)
+        for change in changes:  # ascending variant ids: stock rows lock in one order
+            item = items[change.item_id]
+            delta = change.quantity - item.quantity
+            if delta > 0:
+                inventory.sell(session, item.variant_id, delta)
+            elif delta < 0:
+                inventory.restock(session, {item.variant_id: -delta})
+            if change.quantity == 0:
+                order.items.remove(item)
+            else:
+                item.quantity = change.quantity
+                item.line_total_cents = item.unit_price_cents * change.quantity
+        if not order.items:
+            raise OrderWouldBeEmpty("Removing every line would empty the order; cancel it instead")
+        subtotal = sum(item.line_total_cents for item in order.items)
+        discount = promotions.rediscount(session, order.id, subtotal)
+        _apply(order, compute_totals(rules, subtotal, discount, order.shipping_country))
+        order.updated_at = utcnow()
+    return order
+
+
+def _item(items: dict[int, OrderItem], item_id: int) -> OrderItem:
+    if item_id not in items:
+        raise OrderItemNotFound(f"Order has no item {item_id}")
+    return items[item_id]
+
+
+def _check_ships_to(rules: PricingRules, country: str | None) -> None:
+    if rules.ships_to(country):
+        return
+    if country is None:
+        raise UnsupportedShippingCountry(
+            "This shop ships to selected countries only: give a structured address with a country",
+            errors=[
+                {"field": "delivery_address", "message": "a structured address with a country is required"}
+            ],
+        )
+    raise UnsupportedShippingCountry(
+        f"We do not ship to {country}",
+        errors=[{"field": "delivery_address.country", "message": f"we do not ship to {country}"}],
+    )
+
+
+def _apply(order: Order, totals: Totals) -> None:
+    order.subtotal_cents = totals.subtotal_cents
+    order.discount_cents = totals.discount_cents
+    order.shipping_cents = totals.shipping_cents
+    order.tax_cents = totals.tax_cents
+    order.total_cents = totals.total_cents

@@ -1,0 +1,38 @@
+"""Order errors."""
+
+from shopwright.errors import Conflict, InvalidRequest, NotFound
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    title = "Order not found"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    title = "The order cannot move to that status"
+
+
+class OrderNotEditable(Conflict):
+    code = "order_not_editable"
+    title = "Only pending orders can be changed"
+
+
+class UnsupportedShippingCountry(InvalidRequest):
+    code = "unsupported_shipping_country"
+    title = "We do not ship to that country"
+
+
+class NothingToRefund(Conflict):
+    code = "nothing_to_refund"
+    title = "The order has no captured payment left to refund"
+
+
+class OrderItemNotFound(NotFound):
+    code = "order_item_not_found"
+    title = "Order item not found"
+
+
+class OrderWouldBeEmpty(InvalidRequest):
+    code = "order_would_be_empty"
+    title = "An order keeps at least one line"

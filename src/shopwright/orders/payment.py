@@ -1,0 +1,141 @@
+"""Paying an order: a payment attempt is recorded, the gateway is charged outside any transaction, and the
+answer (the client's own call or the provider's webhook, whichever comes first) settles it exactly once.
+
+1. Lock the order, check it is payable, insert a `processing` payment (one per order: a partial unique
+   index), commit. 2. Charge the gateway with the payment id as idempotency key. 3. Lock the order again
+   and settle: `processing → succeeded|failed` is a conditional UPDATE, so only one settler marks the
+   order paid. If the order was cancelled meanwhile, the charge is refunded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from shopwright import idempotency, outbox
+from shopwright.db import utcnow
+from shopwright.errors import problem_for
+from shopwright.idempotency import KeyedRequest, StoredResponse
+from shopwright.orders.cancellation import settle_refund
+from shopwright.orders.models import Order
+from shopwright.orders.service import lock_order
+from shopwright.orders.status import PAID, PENDING, check_transition
+from shopwright.payments import service as payments
+from shopwright.payments.errors import CardDeclined, PaymentProviderError
+from shopwright.payments.gateway import ChargeResult, GatewayEvent, PaymentGateway
+from shopwright.payments.models import Payment, Refund
+
+RenderPayment = Callable[[Payment], dict[str, Any]]
+ORDER_PAID = "order.paid"
+PROVIDER_UNAVAILABLE = "provider_unavailable"
+
+
+def pay_order(
+    session: Session,
+    gateway: PaymentGateway,
+    user_id: int,
+    order_id: int,
+    payment_method: str,
+    *,
+    render: RenderPayment,
+    keyed: KeyedRequest | None = None,
+) -> StoredResponse:
+    """Charge a pending order; 200 with the payment, or 402 card_declined with the order still pending."""
+    with session.begin():
+        if keyed is not None and (stored := idempotency.claim(session, keyed)) is not None:
+            return stored
+        order = lock_order(session, order_id, user_id=user_id)
+        check_transition(order.status, PAID)
+        payment = payments.start_payment(
+            session,
+            order_id=order.id,
+            user_id=user_id,
+            amount_cents=order.total_cents,
+            currency=order.currency,
+            provider=gateway.name,
+        )
+    try:
+        result = payments.charge(gateway, payment, payment_method)
+    except PaymentProviderError as error:
+        result = ChargeResult(
+            succeeded=False,
+            provider_ref=None,
+            failure_code=PROVIDER_UNAVAILABLE,
+            failure_message=str(error),
+        )
+    return _settle(session, gateway, payment.id, result, render=render, keyed=keyed)
+
+
+def handle_gateway_event(session: Session, gateway: PaymentGateway, event: GatewayEvent) -> None:
+    """Apply a verified provider webhook once: a payment's success or failure settles it if still open."""
+    if event.type not in ("payment.succeeded", "payment.failed") or event.payment_id is None:
+        with session.begin():
+            payments.record_webhook_event(session, gateway.name, event)
+        return
+    result = ChargeResult(
+        succeeded=event.type == "payment.succeeded",
+        provider_ref=event.provider_ref,
+        failure_code=None if event.type == "payment.succeeded" else "declined_by_provider",
+        failure_message=None,
+    )
+    _settle(session, gateway, event.payment_id, result, event=event)
+
+
+def _settle(
+    session: Session,
+    gateway: PaymentGateway,
+    payment_id: int,
+    result: ChargeResult,
+    *,
+    render: RenderPayment | None = None,
+    keyed: KeyedRequest | None = None,
+    event: GatewayEvent | None = None,
+) -> StoredResponse:
+    refund: Refund | None = None
+    with session.begin():
+        payment = payments.find_payment(session, payment_id)
+        if payment is None or (
+            event is not None and not payments.record_webhook_event(session, gateway.name, event)
+        ):
+            return StoredResponse(200, {})  # unknown payment, or an event already handled
+        order = lock_order(session, payment.order_id, user_id=None)
+        settled = payments.record_charge(session, payment.id, result)
+        payment = settled or payment
+        if settled is not None and settled.status == "succeeded":
+            refund = _mark_paid_or_refund(session, order, settled)
+        response = _response(payment, render)
+        if keyed is not None and response.status == PaymentProviderError.status:
+            idempotency.forget(session, keyed)  # nothing happened at the provider: a retry may run again
+        elif keyed is not None:
+            idempotency.complete(session, keyed, response.status, response.body)
+    if refund is not None:
+        settle_refund(session, gateway, refund.id)
+    return response
+
+
+def _mark_paid_or_refund(session: Session, order: Order, payment: Payment) -> Refund | None:
+    if order.status != PENDING:  # cancelled (e.g. by the unpaid-order sweep) while the charge was under way
+        return payments.start_refund(session, payment.id, payment.amount_cents, "order no longer payable")
+    order.status = PAID
+    order.paid_at = utcnow()
+    outbox.publish(
+        session, ORDER_PAID, {"order_id": order.id, "payment_id": payment.id}, user_id=order.user_id
+    )
+    return None
+
+
+def _response(payment: Payment, render: RenderPayment | None) -> StoredResponse:
+    if payment.status == "failed" and payment.failure_code == PROVIDER_UNAVAILABLE:
+        return StoredResponse(
+            PaymentProviderError.status, problem_for(PaymentProviderError(payment.failure_message))
+        )
+    if payment.status == "failed":
+        error = CardDeclined(
+            payment.failure_message or "The card was declined",
+            decline_code=payment.failure_code,
+            payment_id=payment.id,
+        )
+        return StoredResponse(error.status, problem_for(error))
+    return StoredResponse(200, render(payment) if render is not None else {})

@@ -1,0 +1,110 @@
+"""Order request and response schemas."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StrictInt, StringConstraints, field_validator
+
+from shopwright.accounts.schemas import CountryCode
+from shopwright.cart.schemas import MAX_LINE_QUANTITY
+from shopwright.db import MAX_ID
+from shopwright.orders.status import Status
+from shopwright.schemas import InputModel, LimitQuery, OutputModel, UTCTimestamp
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ShippingAddressIn(InputModel):
+    full_name: Text | None = None
+    line1: Text
+    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    region: Annotated[str, StringConstraints(max_length=100)] | None = None
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: CountryCode
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class OrderCreate(InputModel):
+    """Check out the cart: a free-text address (as the seeds send it) or a structured one."""
+
+    delivery_address: Annotated[str, StringConstraints(min_length=1, max_length=500)] | ShippingAddressIn
+    voucher_code: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+
+
+class OrderLineChange(InputModel):
+    item_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+    quantity: Annotated[StrictInt, Field(ge=0, le=MAX_LINE_QUANTITY)] = Field(
+        description="0 removes the line"
+    )
+
+
+class OrderUpdate(InputModel):
+    """Change line quantities of a pending order; stock follows atomically."""
+
+    items: Annotated[list[OrderLineChange], Field(min_length=1, max_length=100)]
+
+    @field_validator("items")
+    @classmethod
+    def _distinct(cls, items: list[OrderLineChange]) -> list[OrderLineChange]:
+        if len({item.item_id for item in items}) != len(items):
+            raise ValueError("each item_id at most once")
+        return items
+
+
+class OrderStatusIn(InputModel):
+    status: Status
+
+
+class OrderPath(InputModel):
+    order_id: int
+
+
+class OrderQuery(LimitQuery):
+    status: Status | None = None
+
+
+class OrderItemOut(OutputModel):
+    id: int
+    product_id: int
+    variant_id: int
+    name: str
+    variant_name: str
+    sku: str
+    unit_price_cents: int
+    quantity: int
+    line_total_cents: int
+
+
+class OrderPaymentOut(OutputModel):
+    id: int
+    status: Literal["processing", "succeeded", "failed"]
+    amount_cents: int
+    refunded_cents: int
+    currency: str
+    provider: str
+    created_at: UTCTimestamp
+
+
+class OrderOut(OutputModel):
+    id: int
+    user_id: int
+    status: Status
+    items: list[OrderItemOut]
+    subtotal_cents: int
+    discount_cents: int
+    shipping_cents: int
+    tax_cents: int
+    total_cents: int
+    currency: str
+    voucher_code: str | None
+    shipping_address: str | dict[str, Any]
+    created_at: UTCTimestamp
+    updated_at: UTCTimestamp
+    paid_at: UTCTimestamp | None
+    shipped_at: UTCTimestamp | None
+    delivered_at: UTCTimestamp | None
+    cancelled_at: UTCTimestamp | None
+    refunded_at: UTCTimestamp | None
+    payments: list[OrderPaymentOut] = []
