@@ -43,9 +43,11 @@ class Event(Base):
 def publish(session: Session, name: str, payload: dict[str, Any], *, user_id: int | None = None) -> None:
     """Record an event in the caller's transaction; it is delivered after commit."""
     session.add(Event(name=name, payload=payload, user_id=user_id))
-    dispatch = session.info.get(_DISPATCH_KEY)
-    if dispatch is not None:
-        after_commit(session, dispatch)
+    box = session.info.get(_DISPATCH_KEY)
+    # Deliver in-process only what has a handler here; the rest waits for a worker (`deliver_events`).
+    # A delivery needs a second connection while the request still holds its own: keep it rare.
+    if isinstance(box, Outbox) and name in box.handlers:
+        after_commit(session, box.deliver_pending)
 
 
 class Outbox:
@@ -61,7 +63,7 @@ class Outbox:
 
     def attach(self) -> None:
         """Deliver right after each commit that published events (the embedded, eager mode)."""
-        self.sessions.configure(info={_DISPATCH_KEY: self.deliver_pending})
+        self.sessions.configure(info={_DISPATCH_KEY: self})
 
     def deliver_pending(self, limit: int = 100) -> int:
         """Deliver due events, one transaction each; return how many were delivered."""

@@ -13,7 +13,9 @@ from shopwright.db import Base, UTCDateTime, utcnow
 ACTIVE = "active"
 CONVERTED = "converted"
 EXPIRED = "expired"
-_IS_ACTIVE = "status = 'active'"
+# The partial index predicate, as a literal: ON CONFLICT can only match the index by the same literal
+# (a bound parameter stops matching once psycopg prepares the statement).
+ACTIVE_PREDICATE = "status = 'active'"
 
 
 class Cart(Base):
@@ -25,15 +27,15 @@ class Cart(Base):
             "uq_carts_active_user",
             "user_id",
             unique=True,
-            postgresql_where=text(_IS_ACTIVE),
-            sqlite_where=text(_IS_ACTIVE),
+            postgresql_where=text(ACTIVE_PREDICATE),
+            sqlite_where=text(ACTIVE_PREDICATE),
         ),
         # The expiry sweep reads active carts by expiry time.
         Index(
             "ix_carts_active_expires_at",
             "expires_at",
-            postgresql_where=text(_IS_ACTIVE),
-            sqlite_where=text(_IS_ACTIVE),
+            postgresql_where=text(ACTIVE_PREDICATE),
+            sqlite_where=text(ACTIVE_PREDICATE),
         ),
         Index("ix_carts_user_id", "user_id", "id"),
     )

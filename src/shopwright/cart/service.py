@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, select, true, update
+from sqlalchemy import delete, func, select, text, true, update
 from sqlalchemy.orm import Session
 
 from shopwright.cart.errors import (
@@ -22,7 +22,7 @@ from shopwright.cart.errors import (
     LineQuantityExceeded,
     ProductUnavailable,
 )
-from shopwright.cart.models import ACTIVE, CONVERTED, EXPIRED, Cart, CartItem
+from shopwright.cart.models import ACTIVE, ACTIVE_PREDICATE, CONVERTED, EXPIRED, Cart, CartItem
 from shopwright.cart.schemas import MAX_LINE_QUANTITY, CartItemIn
 from shopwright.cart.view import CartView, load_view
 from shopwright.catalog.models import Product, Variant
@@ -182,7 +182,7 @@ def _open_cart(session: Session, user_id: int, ttl: timedelta) -> Cart:
     cart_id = session.scalar(
         conflict_insert(session, Cart)
         .values(user_id=user_id, status=ACTIVE, expires_at=utcnow() + ttl)
-        .on_conflict_do_nothing(index_elements=[Cart.user_id], index_where=Cart.status == ACTIVE)
+        .on_conflict_do_nothing(index_elements=[Cart.user_id], index_where=text(ACTIVE_PREDICATE))
         .returning(Cart.id)
     )
     if cart_id is not None:

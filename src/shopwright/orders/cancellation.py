@@ -109,8 +109,9 @@ def cancel_unpaid_orders(
 def _cancel_locked(session: Session, order: Order) -> Refund | None:
     check_transition(order.status, CANCELLED)
     was_paid = order.status == PAID
-    inventory.restock(session, {item.variant_id: item.quantity for item in order.items})
+    # Voucher row before stock rows, the lock order checkout uses too (no deadlock between the two).
     promotions.release_redemption(session, order.id)
+    inventory.restock(session, {item.variant_id: item.quantity for item in order.items})
     order.status = CANCELLED
     order.cancelled_at = utcnow()
     outbox.publish(session, "order.cancelled", {"order_id": order.id}, user_id=order.user_id)
