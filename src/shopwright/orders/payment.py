@@ -29,7 +29,6 @@ from shopwright.payments.models import Payment, Refund
 
 RenderPayment = Callable[[Payment], dict[str, Any]]
 ORDER_PAID = "order.paid"
-PROVIDER_UNAVAILABLE = "provider_unavailable"
 
 
 def pay_order(
@@ -59,12 +58,15 @@ def pay_order(
     try:
         result = payments.charge(gateway, payment, payment_method)
     except PaymentProviderError as error:
-        result = ChargeResult(
-            succeeded=False,
-            provider_ref=None,
-            failure_code=PROVIDER_UNAVAILABLE,
-            failure_message=str(error),
-        )
+        # The outcome is unknown (the charge may have gone through): the payment stays `processing`
+        # for the provider's webhook to settle, and the key is released so nothing stale is replayed.
+        if keyed is not None:
+            with session.begin():
+                idempotency.forget(session, keyed)
+        raise PaymentProviderError(
+            f"{error} The payment's outcome is not known yet; the provider will confirm it.",
+            payment_id=payment.id,
+        ) from error
     return _settle(session, gateway, payment.id, result, render=render, keyed=keyed)
 
 
@@ -106,9 +108,7 @@ def _settle(
         if settled is not None and settled.status == "succeeded":
             refund = _mark_paid_or_refund(session, order, settled)
         response = _response(payment, render)
-        if keyed is not None and response.status == PaymentProviderError.status:
-            idempotency.forget(session, keyed)  # nothing happened at the provider: a retry may run again
-        elif keyed is not None:
+        if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)
     if refund is not None:
         settle_refund(session, gateway, refund.id)
@@ -127,10 +127,6 @@ def _mark_paid_or_refund(session: Session, order: Order, payment: Payment) -> Re
 
 
 def _response(payment: Payment, render: RenderPayment | None) -> StoredResponse:
-    if payment.status == "failed" and payment.failure_code == PROVIDER_UNAVAILABLE:
-        return StoredResponse(
-            PaymentProviderError.status, problem_for(PaymentProviderError(payment.failure_message))
-        )
     if payment.status == "failed":
         error = CardDeclined(
             payment.failure_message or "The card was declined",
