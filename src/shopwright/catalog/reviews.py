@@ -1,4 +1,4 @@
-"""Reviews and ratings, and "bought together" recommendations."""
+"""Reviews and ratings, and recommendations (ranked by the orders domain, filled from the category)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,20 @@ from shopwright.catalog.service import get_product
 from shopwright.pagination import decode_id_cursor, encode_cursor
 
 
-def add_review(session: Session, product_id: int, user_id: int, data: ReviewCreate) -> Review:
+def add_review(
+    session: Session, product_id: int, user_id: int, data: ReviewCreate, *, verified_purchase: bool = False
+) -> Review:
     """Add the customer's one review of a product and fold its rating into the product's average."""
     try:
         with session.begin():
             get_product(session, product_id)
             review = Review(
-                product_id=product_id, user_id=user_id, rating=data.rating, title=data.title, body=data.body
+                product_id=product_id,
+                user_id=user_id,
+                rating=data.rating,
+                title=data.title,
+                body=data.body,
+                verified_purchase=verified_purchase,
             )
             session.add(review)
             session.flush()  # the unique (product, user) constraint decides a second review, also under races
@@ -56,18 +63,27 @@ def list_reviews(
     return reviews[:limit], next_cursor
 
 
-def recommend(session: Session, product_id: int, *, limit: int = 8) -> list[Product]:
-    """Return products to suggest beside this one: the newest others of its category.
+def recommend(session: Session, product_id: int, *, preferred: list[int], limit: int = 8) -> list[Product]:
+    """Return products to suggest: the `preferred` ids first (as ranked), then the newest of its category.
 
-    "Bought together" co-occurrence needs paid orders; it joins here when the orders domain exists.
+    Only listed products (active, not deleted) and never the product itself.
     """
     product = get_product(session, product_id)
-    statement = (
-        select(Product)
-        .where(Product.category_id == product.category_id, Product.id != product_id)
-        .where(Product.deleted_at.is_(None), Product.is_active)
-        .order_by(Product.rating_count.desc(), Product.id.desc())
-        .limit(limit)
-        .options(selectinload(Product.variants), selectinload(Product.category))
-    )
-    return list(session.scalars(statement))
+    listed = (Product.deleted_at.is_(None), Product.is_active, Product.id != product_id)
+    options = (selectinload(Product.variants), selectinload(Product.category))
+    ranked = {
+        p.id: p
+        for p in session.scalars(select(Product).where(Product.id.in_(preferred), *listed).options(*options))
+    }
+    chosen = [ranked[i] for i in preferred if i in ranked][:limit]
+    if len(chosen) < limit:
+        chosen += session.scalars(
+            select(Product)
+            .where(
+                Product.category_id == product.category_id, Product.id.not_in([p.id for p in chosen]), *listed
+            )
+            .order_by(Product.id.desc())
+            .limit(limit - len(chosen))
+            .options(*options)
+        ).all()
+    return chosen

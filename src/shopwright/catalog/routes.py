@@ -32,6 +32,7 @@ from shopwright.catalog.schemas import (
 )
 from shopwright.db import get_session
 from shopwright.inventory import service as inventory
+from shopwright.orders import purchases
 from shopwright.schemas import LimitQuery, iso_utc
 
 products_bp = APIBlueprint("products", __name__, url_prefix="/api/products", abp_tags=[Tag(name="Catalog")])
@@ -39,6 +40,7 @@ categories_bp = APIBlueprint(
     "categories", __name__, url_prefix="/api/categories", abp_tags=[Tag(name="Catalog")]
 )
 Result = tuple[dict[str, Any] | str, int] | dict[str, Any] | Response
+RECOMMENDATIONS = 8
 
 
 # --- public reads ----------------------------------------------------------------------------
@@ -78,17 +80,25 @@ def list_reviews(path: ProductPath, query: LimitQuery) -> Result:
 )
 @login_required
 def add_review(path: ProductPath, body: ReviewCreate) -> Result:
-    review = reviews.add_review(get_session(), path.product_id, current_user_id(), body)
+    session, user_id = get_session(), current_user_id()
+    verified = purchases.has_purchased(session, user_id, path.product_id)  # orders sits above catalog
+    review = reviews.add_review(session, path.product_id, user_id, body, verified_purchase=verified)
     return ReviewOut.model_validate(review).model_dump(mode="json"), 201
 
 
 @products_bp.get(
     "/<int:product_id>/recommendations",
-    summary="Products to suggest beside this one",
+    summary="Products bought together with this one, then its category's best sellers and newest",
     responses={200: ProductOut},
 )
 def recommendations(path: ProductPath) -> Result:
-    return {"items": _products_out(reviews.recommend(get_session(), path.product_id))}
+    session = get_session()
+    ranked = purchases.recommendation_ranking(session, path.product_id, limit=RECOMMENDATIONS)
+    return {
+        "items": _products_out(
+            reviews.recommend(session, path.product_id, preferred=ranked, limit=RECOMMENDATIONS)
+        )
+    }
 
 
 @categories_bp.get("", summary="The category tree", responses={200: CategoryNode})
