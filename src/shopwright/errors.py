@@ -54,6 +54,18 @@ class Forbidden(ShopError):
     title = "Forbidden"
 
 
+class PaymentRequired(ShopError):
+    status = 402
+    code = "payment_required"
+    title = "Payment required"
+
+
+class BadGateway(ShopError):
+    status = 502
+    code = "bad_gateway"
+    title = "Bad gateway"
+
+
 def problem(
     status: int, code: str, title: str, detail: str | None = None, **extensions: Any
 ) -> dict[str, Any]:
