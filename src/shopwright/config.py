@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -10,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Development-only defaults. They are refused outside development (see `_refuse_default_secrets`).
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
+DEV_PAYMENT_WEBHOOK_SECRET = "dev-only-payment-webhook-secret-change-me"
 
 
 class InsecureSettings(ValueError):
@@ -76,6 +78,13 @@ class Settings(BaseSettings):
     ORDER_PAYMENT_TIMEOUT_MINUTES: int = Field(default=30, ge=1)
 
     # Payments (payments domain settings go here).
+    PAYMENT_PROVIDER: Literal["test", "stripe"] = "test"
+    # Signs the test gateway's webhooks. Unset: the public development key in development, elsewhere a key
+    # derived from SECRET_KEY (`_refuse_default_secrets`): the public key never verifies a webhook there.
+    PAYMENT_WEBHOOK_SECRET: str = ""
+    STRIPE_SECRET_KEY: str | None = None
+    STRIPE_WEBHOOK_SECRET: str | None = None
+    STRIPE_API_BASE: str | None = None  # e.g. a local stripe-mock; unset: Stripe's API
 
     LOG_LEVEL: str = "INFO"
     LOG_JSON: bool = True
@@ -102,6 +111,20 @@ class Settings(BaseSettings):
             raise InsecureSettings(f"SECRET_KEY must be set when APP_ENV={self.APP_ENV}")
         if len(self.SECRET_KEY.encode()) < 32:
             raise InsecureSettings("SECRET_KEY must be at least 32 bytes (HMAC-SHA256 key)")
+        if self.APP_ENV != "development" and self.PAYMENT_WEBHOOK_SECRET == DEV_PAYMENT_WEBHOOK_SECRET:
+            raise InsecureSettings(
+                f"PAYMENT_WEBHOOK_SECRET must not be the development key when APP_ENV={self.APP_ENV}"
+            )
+        if not self.PAYMENT_WEBHOOK_SECRET:
+            self.PAYMENT_WEBHOOK_SECRET = (
+                DEV_PAYMENT_WEBHOOK_SECRET
+                if self.APP_ENV == "development"
+                else hmac.new(self.SECRET_KEY.encode(), b"shopwright.payment-webhooks", "sha256").hexdigest()
+            )
+        if self.PAYMENT_PROVIDER == "stripe" and not (self.STRIPE_SECRET_KEY and self.STRIPE_WEBHOOK_SECRET):
+            raise ValueError(
+                "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET must be set with PAYMENT_PROVIDER=stripe"
+            )
         return self
 
     @property
