@@ -16,7 +16,14 @@ from shopwright.inventory import service as inventory
 from shopwright.inventory.schemas import StockOut, StockPath, StockQuery, StockUpdate
 from shopwright.orders import cancellation, fulfilment
 from shopwright.orders import service as orders
-from shopwright.orders.routes import Result, current_gateway, keyed_request, render_order, stored_result
+from shopwright.orders.routes import (
+    Result,
+    current_gateway,
+    keyed_request,
+    order_out,
+    render_order,
+    stored_result,
+)
 from shopwright.orders.schemas import OrderOut, OrderPath, OrderQuery, OrderStatusIn
 from shopwright.payments.schemas import RefundIn
 from shopwright.schemas import IdempotencyHeader, Page
@@ -107,9 +114,7 @@ def list_orders(query: OrderQuery) -> dict[str, Any]:
 @bp.get("/orders/<int:order_id>", summary="Get any order", responses={200: OrderOut})
 @admin_required
 def get_order(path: OrderPath) -> dict[str, Any]:
-    session = get_session()
-    order = orders.get_order(session, path.order_id, user_id=None)
-    return render_order(order, orders.payments_of(session, [order]).get(order.id, []))
+    return order_out(orders.get_order(get_session(), path.order_id, user_id=None))
 
 
 @bp.put(
@@ -119,9 +124,7 @@ def get_order(path: OrderPath) -> dict[str, Any]:
 )
 @admin_required
 def change_order_status(path: OrderPath, body: OrderStatusIn) -> dict[str, Any]:
-    session = get_session()
-    order = fulfilment.change_status(session, current_gateway(), path.order_id, body.status)
-    return render_order(order, orders.payments_of(session, [order]).get(order.id, []))
+    return order_out(fulfilment.change_status(get_session(), current_gateway(), path.order_id, body.status))
 
 
 @bp.post(

@@ -56,7 +56,8 @@ def _rules() -> PricingRules:
     return PricingRules.from_settings(get_settings())
 
 
-def _order_out(order: Order) -> dict[str, Any]:
+def order_out(order: Order) -> dict[str, Any]:
+    """Serialise one order with its payment attempts (one more query)."""
     return render_order(order, service.payments_of(get_session(), [order]).get(order.id, []))
 
 
@@ -88,7 +89,7 @@ def list_orders(query: LimitQuery) -> Result:
 @bp.get("/<int:order_id>", summary="Get one of your orders", responses={200: OrderOut})
 @login_required
 def get_order(path: OrderPath) -> Result:
-    return _order_out(service.get_order(get_session(), path.order_id, user_id=current_user_id()))
+    return order_out(service.get_order(get_session(), path.order_id, user_id=current_user_id()))
 
 
 @bp.patch(
@@ -97,7 +98,7 @@ def get_order(path: OrderPath) -> Result:
 @login_required
 def update_order(path: OrderPath, body: OrderUpdate) -> Result:
     order = checkout.update_order_items(get_session(), current_user_id(), path.order_id, body, rules=_rules())
-    return _order_out(order)
+    return order_out(order)
 
 
 @bp.post(
@@ -110,4 +111,4 @@ def cancel_order(path: OrderPath) -> Result:
     order = cancellation.cancel_order(
         get_session(), current_gateway(), path.order_id, user_id=current_user_id()
     )
-    return _order_out(order)
+    return order_out(order)
