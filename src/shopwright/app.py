@@ -42,6 +42,8 @@ from shopwright.errors import (
 from shopwright.notifications import service as notifications
 from shopwright.notifications.email import EmailSender, make_email_sender
 from shopwright.observability import configure_logging, get_logger, request_id_from
+from shopwright.payments import routes as payments_routes
+from shopwright.payments.gateway import make_gateway
 from shopwright.promotions import routes as promotions_routes
 from shopwright.schemas import Problem
 
@@ -83,6 +85,7 @@ def create_app(
     app.config.update(SECRET_KEY=settings.SECRET_KEY, SWAGGER_CONFIG={"validatorUrl": None})
     app.extensions["shopwright.settings"] = settings
     app.extensions["shopwright.sessions"] = sessions
+    app.extensions["shopwright.gateway"] = make_gateway(settings, settings.PAYMENT_PROVIDER)
     if settings.TRUSTED_PROXY_COUNT:
         n = settings.TRUSTED_PROXY_COUNT
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
@@ -110,6 +113,7 @@ def create_app(
     app.register_api(catalog_routes.products_bp)
     app.register_api(catalog_routes.categories_bp)
     app.register_api(cart_routes.bp)
+    app.register_api(payments_routes.bp)
     app.register_api(admin_routes.bp)
     app.register_api(promotions_routes.bp)
     _init_meta_routes(app)
