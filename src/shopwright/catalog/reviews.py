@@ -71,10 +71,16 @@ def recommend(session: Session, product_id: int, *, preferred: list[int], limit:
     product = get_product(session, product_id)
     listed = (Product.deleted_at.is_(None), Product.is_active, Product.id != product_id)
     options = (selectinload(Product.variants), selectinload(Product.category))
-    ranked = {
-        p.id: p
-        for p in session.scalars(select(Product).where(Product.id.in_(preferred), *listed).options(*options))
-    }
+    ranked = (
+        {
+            p.id: p
+            for p in session.scalars(
+                select(Product).where(Product.id.in_(preferred), *listed).options(*options)
+            )
+        }
+        if preferred
+        else {}
+    )
     chosen = [ranked[i] for i in preferred if i in ranked][:limit]
     if len(chosen) < limit:
         chosen += session.scalars(
