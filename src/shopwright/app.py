@@ -42,6 +42,7 @@ from shopwright.errors import (
 from shopwright.notifications import service as notifications
 from shopwright.notifications.email import EmailSender, make_email_sender
 from shopwright.observability import configure_logging, get_logger, request_id_from
+from shopwright.orders import routes as orders_routes
 from shopwright.payments import routes as payments_routes
 from shopwright.payments.gateway import make_gateway
 from shopwright.promotions import routes as promotions_routes
@@ -113,6 +114,7 @@ def create_app(
     app.register_api(catalog_routes.products_bp)
     app.register_api(catalog_routes.categories_bp)
     app.register_api(cart_routes.bp)
+    app.register_api(orders_routes.bp)
     app.register_api(payments_routes.bp)
     app.register_api(admin_routes.bp)
     app.register_api(promotions_routes.bp)

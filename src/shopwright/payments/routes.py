@@ -1,28 +1,26 @@
-"""HTTP routes of /api/payments: payment status (processing and provider webhooks join later)."""
+"""HTTP routes of /api/payments: paying an order, payment status, provider webhooks."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import request
 from flask_openapi import APIBlueprint, Tag
 
 from shopwright.accounts.auth import BEARER, current_claims, current_user_id, login_required
 from shopwright.db import get_session
+from shopwright.orders.payment import handle_gateway_event, pay_order
+from shopwright.orders.routes import current_gateway, keyed_request, stored_result
 from shopwright.payments import service
-from shopwright.payments.gateway import PaymentGateway
-from shopwright.payments.schemas import PaymentOut, PaymentPath
+from shopwright.payments.errors import UnknownPaymentProvider
+from shopwright.payments.models import Payment
+from shopwright.payments.schemas import PaymentOut, PaymentPath, PaymentProcessIn
+from shopwright.schemas import IdempotencyHeader, InputModel, Message
 
 bp = APIBlueprint(
     "payments", __name__, url_prefix="/api/payments", abp_tags=[Tag(name="Payments")], abp_security=BEARER
 )
 Result = tuple[dict[str, Any], int] | dict[str, Any]
-
-
-def current_gateway() -> PaymentGateway:
-    """Return the app's configured payment gateway (PAYMENT_PROVIDER)."""
-    gateway: PaymentGateway = current_app.extensions["shopwright.gateway"]
-    return gateway
 
 
 @bp.get("/<int:payment_id>", summary="Get a payment's status", responses={200: PaymentOut})
@@ -31,4 +29,48 @@ def get_payment(path: PaymentPath) -> Result:
     # Admins see any payment; a customer only their own (another's answers 404, like a missing one).
     user_id = None if current_claims().get("role") == "admin" else current_user_id()
     payment = service.get_payment(get_session(), path.payment_id, user_id=user_id)
+    return PaymentOut.model_validate(payment).model_dump(mode="json")
+
+
+class ProviderPath(InputModel):
+    provider: str
+
+
+@bp.post(
+    "/process",
+    summary="Pay a pending order; 402 card_declined leaves it pending (Idempotency-Key honoured)",
+    responses={200: PaymentOut},
+)
+@login_required
+def process_payment(header: IdempotencyHeader, body: PaymentProcessIn) -> Any:
+    # orders orchestrates the payment (DESIGN.md, Layers): this edge route calls its use case.
+    keyed = keyed_request(header, body.model_dump(mode="json"))
+    response = pay_order(
+        get_session(),
+        current_gateway(),
+        current_user_id(),
+        body.order_id,
+        body.payment_method,
+        render=_render,
+        keyed=keyed,
+    )
+    return stored_result(response)
+
+
+@bp.post(
+    "/webhooks/<provider>",
+    summary="Receive a payment provider's signed event (idempotent by event id)",
+    responses={200: Message},
+    security=[],
+)
+def receive_webhook(path: ProviderPath) -> Result:
+    gateway = current_gateway()
+    if path.provider != gateway.name:
+        raise UnknownPaymentProvider(f"No payment provider {path.provider!r} is configured here")
+    event = gateway.parse_webhook(request.get_data(), dict(request.headers))
+    handle_gateway_event(get_session(), gateway, event)
+    return {"detail": "Received"}
+
+
+def _render(payment: Payment) -> dict[str, Any]:
     return PaymentOut.model_validate(payment).model_dump(mode="json")
