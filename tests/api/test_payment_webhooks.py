@@ -55,12 +55,11 @@ def _send(
     return client.post(URL, data=body, headers=headers)
 
 
-def _event(payment_id: int, kind: str = "payment.succeeded", event_id: str = "evt_1") -> dict[str, Any]:
-    return {
-        "id": event_id,
-        "type": kind,
-        "data": {"payment_id": payment_id, "provider_ref": "test_ch_1", "amount_cents": 1},
-    }
+def _event(
+    payment_id: int, kind: str = "payment.succeeded", event_id: str = "evt_1", amount_cents: int | None = None
+) -> dict[str, Any]:
+    data = {"payment_id": payment_id, "provider_ref": "test_ch_1", "amount_cents": amount_cents}
+    return {"id": event_id, "type": kind, "data": data}
 
 
 @pytest.fixture
@@ -150,6 +149,19 @@ def test_unsigned_or_tampered_events_are_refused_and_change_nothing(
     assert buyer.order(order["id"])["status"] == "pending"
     with sessions() as session:
         assert session.scalars(select(Payment.status)).one() == "processing"
+
+
+def test_an_event_for_another_amount_is_ignored(
+    stalled: tuple[Buyer, dict[str, Any], int], client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
+    buyer, order, payment_id = stalled
+    assert _send(client, _event(payment_id, amount_cents=order["total_cents"] - 1)).status_code == 200
+    assert buyer.order(order["id"])["status"] == "pending"
+    assert (
+        _send(client, _event(payment_id, event_id="evt_2", amount_cents=order["total_cents"])).status_code
+        == 200
+    )
+    assert buyer.order(order["id"])["status"] == "paid"
 
 
 def test_an_unknown_provider_is_not_found(client: FlaskClient) -> None:

@@ -7,6 +7,7 @@ re-checks the rule on the locked row, so no check-then-act window exists.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import ColumnElement, Row, exists, select, update
 from sqlalchemy.orm import Session
@@ -79,16 +80,7 @@ def set_quantity(session: Session, variant_id: int, quantity: int) -> None:
 
 def reserve(session: Session, variant_id: int, quantity: int) -> None:
     """Reserve `quantity` units of a variant or raise OutOfStock; runs inside the caller's transaction."""
-    # One conditional UPDATE: the row lock it takes re-checks availability against every racing reservation.
-    reserved = session.execute(
-        update(StockLevel)
-        .where(StockLevel.variant_id == variant_id, StockLevel.quantity - StockLevel.reserved >= quantity)
-        .values(reserved=StockLevel.reserved + quantity)
-        .returning(StockLevel.variant_id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if reserved is None:
-        raise _out_of_stock(session, variant_id, quantity)
+    _take_available(session, variant_id, quantity, {StockLevel.reserved: StockLevel.reserved + quantity})
 
 
 def release(session: Session, quantities: Mapping[int, int]) -> int:
@@ -122,14 +114,19 @@ def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
 
 def sell(session: Session, variant_id: int, quantity: int) -> None:
     """Sell units from what is available or raise OutOfStock; runs inside the caller's transaction."""
-    sold = session.execute(
+    _take_available(session, variant_id, quantity, {StockLevel.quantity: StockLevel.quantity - quantity})
+
+
+def _take_available(session: Session, variant_id: int, quantity: int, values: dict[Any, Any]) -> None:
+    # One conditional UPDATE: the row lock it takes re-checks availability against every racing change.
+    taken = session.execute(
         update(StockLevel)
         .where(StockLevel.variant_id == variant_id, StockLevel.quantity - StockLevel.reserved >= quantity)
-        .values(quantity=StockLevel.quantity - quantity)
+        .values(values)
         .returning(StockLevel.variant_id)
         .execution_options(synchronize_session=False)
     ).first()
-    if sold is None:
+    if taken is None:
         raise _out_of_stock(session, variant_id, quantity)
 
 

@@ -18,6 +18,7 @@ from shopwright import idempotency, outbox
 from shopwright.db import utcnow
 from shopwright.errors import problem_for
 from shopwright.idempotency import KeyedRequest, StoredResponse
+from shopwright.observability import get_logger
 from shopwright.orders.cancellation import settle_refund
 from shopwright.orders.models import Order
 from shopwright.orders.service import lock_order
@@ -27,6 +28,7 @@ from shopwright.payments.errors import CardDeclined, PaymentProviderError
 from shopwright.payments.gateway import ChargeResult, GatewayEvent, PaymentGateway
 from shopwright.payments.models import Payment, Refund
 
+log = get_logger(__name__)
 RenderPayment = Callable[[Payment], dict[str, Any]]
 ORDER_PAID = "order.paid"
 
@@ -102,6 +104,9 @@ def _settle(
             event is not None and not payments.record_webhook_event(session, gateway.name, event)
         ):
             return StoredResponse(200, {})  # unknown payment, or an event already handled
+        if event is not None and not _matches(event, payment):
+            log.warning("payment.webhook_mismatch", payment_id=payment.id, event_id=event.id)
+            return StoredResponse(200, {})  # recorded, but it does not describe this payment: ignored
         order = lock_order(session, payment.order_id, user_id=None)
         settled = payments.record_charge(session, payment.id, result)
         payment = settled or payment
@@ -113,6 +118,11 @@ def _settle(
     if refund is not None:
         settle_refund(session, gateway, refund.id)
     return response
+
+
+def _matches(event: GatewayEvent, payment: Payment) -> bool:
+    """Tell whether an event's amount and currency (when it gives them) are the payment's."""
+    return event.amount_cents in (None, payment.amount_cents) and event.currency in (None, payment.currency)
 
 
 def _mark_paid_or_refund(session: Session, order: Order, payment: Payment) -> Refund | None:
