@@ -34,7 +34,7 @@ def product(shop: Shop) -> dict[str, Any]:
 
 def _statuses(sessions: sessionmaker[Session]) -> dict[int, str]:
     with sessions() as session:
-        return {order_id: status for order_id, status in session.execute(select(Order.id, Order.status))}
+        return {row.id: row.status for row in session.execute(select(Order.id, Order.status))}
 
 
 def test_unpaid_orders_past_the_timeout_are_cancelled_and_restocked(
