@@ -1,15 +1,19 @@
-"""Handing the cart to checkout: its lines locked and priced, then the cart marked converted."""
+"""Handing the cart to checkout: its lines locked and priced, then the cart marked converted.
+
+Checkout runs these statements on every order: each is built once, with its values as bound parameters
+(building a statement and walking it for SQLAlchemy's cache key costs about as much as running it), and
+reads columns rather than ORM objects.
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shopwright.cart.errors import CartEmpty, CartExpired, CartItemUnavailable
 from shopwright.cart.models import ACTIVE, CONVERTED, Cart, CartItem
-from shopwright.cart.service import locked_active_cart
 from shopwright.catalog.models import Product, Variant
 from shopwright.db import utcnow
 
@@ -26,41 +30,63 @@ class CheckoutLine(NamedTuple):
     currency: str
 
 
-def lock_for_checkout(session: Session, user_id: int) -> tuple[Cart, list[CheckoutLine]]:
-    """Lock the active cart and return its lines at today's prices; runs inside the caller's transaction."""
-    cart = locked_active_cart(session, user_id)
-    if cart is not None and cart.expires_at <= utcnow():
-        raise CartExpired("Your cart expired and its items are no longer reserved; add them again")
-    rows = (
-        session.execute(
-            select(CartItem.quantity, Variant, Product)
-            .join(Variant, CartItem.variant_id == Variant.id)
-            .join(Product, Variant.product_id == Product.id)
-            .where(CartItem.cart_id == cart.id, CartItem.saved_for_later.is_(False))
-            .order_by(CartItem.id)
-        ).all()
-        if cart is not None
-        else []
+# The same row lock as cart.service.locked_active_cart, reading only what checkout needs.
+_LOCK_CART = (
+    select(Cart.id, Cart.expires_at)
+    .where(Cart.user_id == bindparam("user_id"), Cart.status == ACTIVE)
+    .with_for_update()
+)
+_LINES = (
+    select(
+        CartItem.quantity,
+        Variant.id,
+        Variant.product_id,
+        Product.name,
+        Variant.name,
+        Variant.sku,
+        Variant.price_cents,
+        Variant.cost_cents,
+        Variant.currency,
+        Variant.is_active,
+        Product.is_active,
+        Product.deleted_at,
     )
+    .join(Variant, CartItem.variant_id == Variant.id)
+    .join(Product, Variant.product_id == Product.id)
+    .where(CartItem.cart_id == bindparam("cart_id"), CartItem.saved_for_later.is_(False))
+    .order_by(CartItem.id)
+)
+_CONVERT = (
+    update(Cart)
+    .where(Cart.id == bindparam("cart_id"), Cart.status == ACTIVE)
+    .values(status=CONVERTED, updated_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def lock_for_checkout(session: Session, user_id: int) -> tuple[int, list[CheckoutLine]]:
+    """Lock the active cart; return its id and lines at today's prices; inside the caller's transaction."""
+    cart = session.execute(_LOCK_CART, {"user_id": user_id}).first()
+    if cart is not None and cart[1] <= utcnow():
+        raise CartExpired("Your cart expired and its items are no longer reserved; add them again")
+    rows = session.execute(_LINES, {"cart_id": cart[0]}).all() if cart is not None else []
     if cart is None or not rows:
         raise CartEmpty("Add something to your cart before checking out")
-    withdrawn = [v.sku for _, v, p in rows if not (v.is_active and p.is_active and p.deleted_at is None)]
+    lines, withdrawn = [], []
+    for qty, variant_id, product_id, name, variant_name, sku, price, cost, currency, *live in rows:
+        variant_active, product_active, deleted_at = live
+        if not (variant_active and product_active and deleted_at is None):
+            withdrawn.append(sku)
+        lines.append(
+            CheckoutLine(variant_id, product_id, name, variant_name, sku, qty, price, cost, currency)
+        )
     if withdrawn:
         raise CartItemUnavailable(
             f"No longer available: {', '.join(withdrawn)}; remove them first", skus=withdrawn
         )
-    lines = [
-        CheckoutLine(v.id, p.id, p.name, v.name, v.sku, qty, v.price_cents, v.cost_cents, v.currency)
-        for qty, v, p in rows
-    ]
-    return cart, lines
+    return cart[0], lines
 
 
 def mark_converted(session: Session, cart_id: int) -> None:
     """Mark a locked cart as turned into an order; runs inside the caller's transaction."""
-    session.execute(
-        update(Cart)
-        .where(Cart.id == cart_id, Cart.status == ACTIVE)
-        .values(status=CONVERTED, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_CONVERT, {"cart_id": cart_id, "now": utcnow()})

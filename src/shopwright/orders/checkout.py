@@ -50,7 +50,7 @@ def place_order(
         address = data.delivery_address
         country = address.country if isinstance(address, ShippingAddressIn) else None
         _check_ships_to(rules, country)
-        cart, lines = cart_checkout.lock_for_checkout(session, user_id)
+        cart_id, lines = cart_checkout.lock_for_checkout(session, user_id)
         subtotal = sum(line.unit_price_cents * line.quantity for line in lines)
         order = Order(
             user_id=user_id,
@@ -92,7 +92,7 @@ def place_order(
             )
         _apply(order, compute_totals(rules, subtotal, discount, country))
         inventory.sell_reserved(session, {line.variant_id: line.quantity for line in lines})
-        cart_checkout.mark_converted(session, cart.id)
+        cart_checkout.mark_converted(session, cart_id)
         outbox.publish(
             session, ORDER_CREATED, {"order_id": order.id, "total_cents": order.total_cents}, user_id=user_id
         )
