@@ -56,8 +56,6 @@ def place_order(
             user_id=user_id,
             status=PENDING,
             currency=lines[0].currency,
-            subtotal_cents=subtotal,
-            total_cents=subtotal,  # final totals below, once the order has an id for the voucher
             voucher_code=data.voucher_code.upper() if data.voucher_code else None,
             shipping_address=address.model_dump(exclude_none=True)
             if isinstance(address, ShippingAddressIn)
@@ -78,9 +76,11 @@ def place_order(
                 for line in lines
             ],
         )
+        # Final totals unless a voucher discounts: then they change once the order has an id to redeem it
+        # for (an UPDATE). Without one the INSERT carries them and no UPDATE is needed.
+        _apply(order, compute_totals(rules, subtotal, 0, country))
         session.add(order)
         session.flush()
-        discount = 0
         if order.voucher_code:
             discount = promotions.redeem_voucher(
                 session,
@@ -90,7 +90,7 @@ def place_order(
                 subtotal_cents=subtotal,
                 currency=order.currency,
             )
-        _apply(order, compute_totals(rules, subtotal, discount, country))
+            _apply(order, compute_totals(rules, subtotal, discount, country))
         inventory.sell_reserved(session, {line.variant_id: line.quantity for line in lines})
         cart_checkout.mark_converted(session, cart_id)
         outbox.publish(
