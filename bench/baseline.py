@@ -22,6 +22,7 @@ from typing import Any
 import jwt
 import psycopg
 import redis
+from psycopg.types.json import Json
 
 SECRET_KEY = os.environ["SECRET_KEY"]
 # Shopwright's URLs name the SQLAlchemy driver; psycopg wants a plain libpq URL.
@@ -182,11 +183,145 @@ def products(environ: dict[str, Any]) -> Answer:
     return 200, {"items": items, "next_cursor": next_cursor}
 
 
+# The pricing defaults of shopwright.config.Settings (the bench sets none): 5.00 shipping under 100.00
+# of goods, no tax.
+SHIPPING_CENTS = 500
+FREE_SHIPPING_THRESHOLD_CENTS = 10_000
+
+
+class Refused(Exception):
+    """Ends a checkout with a problem answer; its transaction rolls back."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.answer = _problem(status, title, detail)
+
+
+def place_order(environ: dict[str, Any]) -> Answer:
+    """POST /api/orders: the cart becomes a pending order, with Shopwright's statements in one transaction."""
+    claims = _access_claims(environ)
+    if claims is None:
+        return _problem(401, "Unauthorized", "Missing, invalid, expired or revoked token")
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    try:
+        body = json.loads(environ["wsgi.input"].read(size))
+        address = body["delivery_address"].strip()  # only the free-text address form is supported here
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return _problem(422, "Unprocessable Content", "delivery_address is required")
+    if set(body) != {"delivery_address"} or not 1 <= len(address) <= 500:
+        return _problem(422, "Unprocessable Content", "only a free-text delivery_address is supported")
+    conn = _connection()
+    try:
+        with conn.transaction():  # BEGIN … COMMIT on the autocommit connection; ROLLBACK on Refused
+            return 201, _checkout(conn, int(claims["sub"]), address)
+    except Refused as refused:
+        return refused.answer
+
+
+def _checkout(conn: psycopg.Connection[tuple[Any, ...]], user_id: int, address: str) -> dict[str, Any]:
+    """Send the statements of shopwright.orders.checkout.place_order without a voucher, in the same order."""
+    now = datetime.now(UTC)
+    cart = conn.execute(
+        "SELECT id, expires_at FROM carts WHERE user_id = %s AND status = 'active' FOR UPDATE", (user_id,)
+    ).fetchone()
+    if cart is not None and cart[1] <= now:
+        raise Refused(422, "Unprocessable Content", "Your cart expired")
+    if cart is None:
+        raise Refused(422, "Unprocessable Content", "Add something to your cart before checking out")
+    lines = conn.execute(
+        "SELECT ci.quantity, v.id, v.product_id, p.name, v.name, v.sku, v.price_cents, v.cost_cents, "
+        "v.currency, v.is_active AND p.is_active AND p.deleted_at IS NULL "
+        "FROM cart_items ci JOIN variants v ON ci.variant_id = v.id JOIN products p ON v.product_id = p.id "
+        "WHERE ci.cart_id = %s AND NOT ci.saved_for_later ORDER BY ci.id",
+        (cart[0],),
+    ).fetchall()
+    if not lines:
+        raise Refused(422, "Unprocessable Content", "Add something to your cart before checking out")
+    if not all(line[9] for line in lines):
+        raise Refused(422, "Unprocessable Content", "No longer available")
+    subtotal = sum(line[0] * line[6] for line in lines)
+    shipping = 0 if subtotal >= FREE_SHIPPING_THRESHOLD_CENTS else SHIPPING_CENTS
+    currency = lines[0][8]
+    order_id = conn.execute(
+        "INSERT INTO orders (user_id, status, currency, subtotal_cents, discount_cents, shipping_cents, "
+        "tax_cents, total_cents, shipping_address, created_at, updated_at) "
+        "VALUES (%s, 'pending', %s, %s, 0, %s, 0, %s, %s, %s, %s) RETURNING id",
+        (user_id, currency, subtotal, shipping, subtotal + shipping, Json(address), now, now),
+    ).fetchone()[0]
+    items = [
+        (order_id, line[2], line[1], line[3], line[4], line[5], line[6], line[7], line[0], line[0] * line[6])
+        for line in lines
+    ]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(items))
+    item_ids = conn.execute(
+        "INSERT INTO order_items (order_id, product_id, variant_id, name, variant_name, sku, "
+        f"unit_price_cents, unit_cost_cents, quantity, line_total_cents) VALUES {values} RETURNING id",
+        [value for item in items for value in item],
+    ).fetchall()
+    for variant_id, quantity in sorted((line[1], line[0]) for line in lines):  # ascending: lock order
+        sold = conn.execute(
+            "UPDATE inventory SET quantity = quantity - %s, reserved = reserved - %s, updated_at = %s "
+            "WHERE variant_id = %s AND reserved >= %s RETURNING variant_id",
+            (quantity, quantity, datetime.now(UTC), variant_id, quantity),
+        ).fetchone()
+        if sold is None:
+            raise Refused(409, "Conflict", f"Not enough stock of variant {variant_id}")
+    conn.execute(
+        "UPDATE carts SET status = 'converted', updated_at = %s WHERE id = %s AND status = 'active'",
+        (datetime.now(UTC), cart[0]),
+    )
+    published = datetime.now(UTC)
+    conn.execute(
+        "INSERT INTO events (name, payload, created_at, attempts, next_attempt_at, user_id) "
+        "VALUES ('order.created', %s, %s, 0, %s, %s) RETURNING id",
+        (Json({"order_id": order_id, "total_cents": subtotal + shipping}), published, published, user_id),
+    )
+    return {
+        "id": order_id,
+        "user_id": user_id,
+        "status": "pending",
+        "items": [
+            {
+                "id": item_id,
+                "product_id": item[1],
+                "variant_id": item[2],
+                "name": item[3],
+                "variant_name": item[4],
+                "sku": item[5],
+                "unit_price_cents": item[6],
+                "quantity": item[8],
+                "line_total_cents": item[9],
+            }
+            for (item_id,), item in zip(item_ids, items, strict=True)
+        ],
+        "subtotal_cents": subtotal,
+        "discount_cents": 0,
+        "shipping_cents": shipping,
+        "tax_cents": 0,
+        "total_cents": subtotal + shipping,
+        "currency": currency,
+        "voucher_code": None,
+        "shipping_address": address,
+        "created_at": _iso_utc(now),
+        "updated_at": _iso_utc(now),
+        **dict.fromkeys(("paid_at", "shipped_at", "delivered_at", "cancelled_at", "refunded_at")),
+        "payments": [],
+    }
+
+
 ROUTES: dict[tuple[str, str], Callable[[dict[str, Any]], Answer]] = {
     ("GET", "/api/auth/me"): me,
     ("GET", "/api/products"): products,
+    ("POST", "/api/orders"): place_order,
 }
-REASONS = {200: "OK", 401: "UNAUTHORIZED", 404: "NOT FOUND"}
+REASONS = {
+    200: "OK",
+    201: "CREATED",
+    401: "UNAUTHORIZED",
+    404: "NOT FOUND",
+    409: "CONFLICT",
+    422: "UNPROCESSABLE CONTENT",
+}
 
 
 def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -1,11 +1,12 @@
 """Load benchmark: wrk against Shopwright under gunicorn, side by side with a raw WSGI baseline.
 
-    python bench/run.py [--scenario me] [--duration 10] [--connections 16] [--rounds 1]
+    python bench/run.py [--scenario me|products|checkout] [--duration 10] [--connections 16] [--rounds 1]
 
 Creates a fresh PostgreSQL database, migrates and seeds it, serves Shopwright and bench/baseline.py
-with the same gunicorn settings, checks both answer 200 with the same body, warms each up, runs wrk
-against each in turn (never both at once), prints a table with the ratio Shopwright / baseline and
-writes bench/results/<scenario>.json. Servers, the database and the bench keys in Redis are cleaned up.
+with the same gunicorn settings, checks both answer 200 with the same body (checkout: 201 and the same
+order, ids and timestamps aside), warms each up, runs wrk against each in turn (never both at once),
+prints a table with the ratio Shopwright / baseline and writes bench/results/<scenario>.json. Servers,
+the database and the bench keys in Redis are cleaned up.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -38,9 +40,12 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from shopwright import seed
+from shopwright import create_app, seed
+from shopwright.accounts import passwords
 from shopwright.accounts import service as accounts
+from shopwright.accounts.auth import mint_tokens
 from shopwright.accounts.schemas import RegisterIn
+from shopwright.accounts.tokens import Grant
 from shopwright.cli import alembic_config
 from shopwright.config import Settings
 from shopwright.db import make_engine, make_sessionmaker
@@ -50,8 +55,10 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_NAME = "shopwright_bench"
+# Created and dropped by every run: give concurrent runs (two engineers on one machine) different names.
+DATABASE_NAME = os.environ.get("BENCH_DATABASE", "shopwright_bench")
 DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE_NAME}"
+LIBPQ_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE_NAME}"
 REDIS_URL = "redis://127.0.0.1:6379/14"  # the tests use index 15
 REDIS_KEY_PREFIX = "shopwright-bench"  # every key the servers write; deleted before and after a run
 GUNICORN_ARGS = ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]
@@ -67,12 +74,18 @@ class Context:
 
     sessions: sessionmaker[Session]
     shopwright_url: str
+    settings: Settings  # the servers' SECRET_KEY and database
+    workdir: Path  # a temporary directory, removed after the run
+    seconds: int  # the longest wrk run
 
 
 class Scenario(NamedTuple):
     setup: Callable[[Context], dict[str, str]]  # seeds data; returns the values the headers need
     path: str
     headers: dict[str, str]  # str.format templates, filled with setup's values
+    script: tuple[str, ...] = ()  # a wrk Lua script in bench/ and its arguments (templates, like headers)
+    before_run: Callable[[Context], None] | None = None  # restores what a wrk run consumed
+    check: Callable[[dict[str, Server], dict[str, str]], None] | None = None  # default: check_same_answer
 
 
 def setup_customer_token(ctx: Context) -> dict[str, str]:
@@ -98,9 +111,131 @@ def setup_catalog(ctx: Context) -> dict[str, str]:
     return {}
 
 
+CHECKOUT_PRODUCTS = 1_000  # each cart takes 1-3 of them: concurrent checkouts rarely wait on one stock row
+CHECKOUTS_PER_SECOND = 3_000  # more than either server reaches here: one customer (cart) per request a run
+CART_PERIOD = 3_000  # customers n and n + CART_PERIOD get the same cart (refill_carts)
+CHECKOUT_BODY = {"delivery_address": "1 Bench Street, Testville"}  # checkout.lua sends the same
+
+
+def setup_checkout(ctx: Context) -> dict[str, str]:
+    """Seed products and customers in bulk SQL, give each a cart, write one access token per customer."""
+    with ctx.sessions() as session:
+        seed.bulk_products(session, CHECKOUT_PRODUCTS, lambda _n: None)
+    customers = CHECKOUTS_PER_SECOND * ctx.seconds
+    with ctx.sessions.begin() as session:
+        # Prices 1.00-14.99 and 1-2 units a line keep every order under free shipping (each total has
+        # shipping); stock never runs out. (One variant a product, with the product's id.)
+        session.execute(text("UPDATE variants SET price_cents = 100 + id * 37 % 1400, cost_cents = 50"))
+        session.execute(text("UPDATE products SET min_price_cents = 100 + id * 37 % 1400"))
+        session.execute(text("UPDATE inventory SET quantity = 1000000000, reserved = 0"))
+        insert = text(
+            "INSERT INTO users (email, password_hash, full_name) SELECT 'checkout-' || n || '@example.com',"
+            " :password_hash, 'Bench Customer ' || n FROM generate_series(1, :customers) AS n"
+        )
+        password_hash = passwords.hash_password(CUSTOMER["password"])
+        session.execute(insert, {"password_hash": password_hash, "customers": customers})
+        user_ids = session.scalars(text("SELECT id FROM users ORDER BY id")).all()
+    refill_carts(ctx)
+    # The tokens a login hands out (mint_tokens), minted here: an argon2 login per customer would take hours.
+    settings = ctx.settings.model_copy(update={"JWT_ACCESS_TTL_MINUTES": 24 * 60})
+    app = create_app(settings)
+    expires = datetime.now(UTC) + timedelta(days=settings.JWT_REFRESH_TTL_DAYS)
+    with app.app_context():
+        tokens = [
+            mint_tokens(Grant(user_id, "customer", f"bench-{user_id}", f"bench-{user_id}", expires))[
+                "access_token"
+            ]
+            for user_id in user_ids
+        ]
+    tokens_file = ctx.workdir / "checkout-tokens.txt"
+    tokens_file.write_text("\n".join(tokens) + "\n")
+    return {
+        "tokens_file": str(tokens_file),
+        "shopwright_check_token": tokens[0],
+        "baseline_check_token": tokens[CART_PERIOD],  # the same cart as the first customer's
+    }
+
+
+def refill_carts(ctx: Context) -> None:
+    """Give each customer without an active cart a new one, reserved; then VACUUM ANALYZE (no autovacuum)."""
+    # Customer n's cart: 1 + n % 3 lines of distinct variants (ids 1..CHECKOUT_PRODUCTS), 1-2 units each.
+    refill = """
+        WITH new_carts AS (
+            INSERT INTO carts (user_id, status, expires_at)
+            SELECT id, 'active', now() + interval '1 day' FROM users
+            WHERE NOT EXISTS (SELECT FROM carts WHERE user_id = users.id AND status = 'active')
+            RETURNING id, user_id
+        ), new_lines AS (
+            INSERT INTO cart_items (cart_id, variant_id, quantity)
+            SELECT id, 1 + (user_id * 3 + k) * 7919 %% %(products)s, 1 + (user_id + k) %% 2
+            FROM new_carts CROSS JOIN generate_series(0, 2) AS k WHERE k <= user_id %% 3
+            RETURNING variant_id, quantity
+        )
+        UPDATE inventory SET reserved = reserved + held.quantity
+        FROM (SELECT variant_id, sum(quantity) AS quantity FROM new_lines GROUP BY variant_id) AS held
+        WHERE inventory.variant_id = held.variant_id
+    """
+    with psycopg.connect(LIBPQ_URL, autocommit=True) as conn:
+        _wait_until_idle(conn)
+        with conn.transaction():
+            conn.execute(refill, {"products": CHECKOUT_PRODUCTS})
+        conn.execute("VACUUM ANALYZE")
+
+
+def _wait_until_idle(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Wait until no other session on the bench database has been busy for half a second.
+
+    When wrk stops, the servers still finish the checkouts it had sent: a refill before they commit
+    would skip those customers (their carts still active), who would then have none in the next run.
+    """
+    busy = (
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+        "AND state <> 'idle'"
+    )
+    deadline, quiet_since = time.monotonic() + 30, time.monotonic()
+    while time.monotonic() < deadline:
+        row = conn.execute(busy, (DATABASE_NAME,)).fetchone()
+        if row is not None and row[0] > 0:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= 0.5:
+            return
+        time.sleep(0.05)
+    raise SystemExit("the bench database stayed busy for 30 s after a run")
+
+
+def check_same_checkout(servers: dict[str, Server], values: dict[str, str]) -> None:
+    """Both servers must turn the same cart into the same order (201), ids and timestamps aside."""
+    orders = {}
+    for name, server in servers.items():
+        headers = {"Authorization": f"Bearer {values[f'{name}_check_token']}"}
+        status, body = http_json(server.url + "/api/orders", headers, CHECKOUT_BODY)
+        if status != 201:
+            raise SystemExit(f"{name} answered {status} on POST /api/orders: {body}")
+        orders[name] = body
+    shapes = {name: _order_shape(order) for name, order in orders.items()}
+    if shapes["shopwright"] != shapes["baseline"]:
+        raise SystemExit(f"the servers answer differently: {orders}")
+
+
+def _order_shape(order: dict[str, Any]) -> dict[str, Any]:
+    """Replace the values that differ between two checkouts of the same cart by their type names."""
+    volatile = {"id", "user_id", "created_at", "updated_at"}
+    shape = {key: type(value).__name__ if key in volatile else value for key, value in order.items()}
+    shape["items"] = [{**item, "id": type(item["id"]).__name__} for item in order["items"]]
+    return shape
+
+
 SCENARIOS: dict[str, Scenario] = {
     "me": Scenario(setup_customer_token, "/api/auth/me", {"Authorization": "Bearer {access_token}"}),
     "products": Scenario(setup_catalog, "/api/products?limit=20", {}),
+    "checkout": Scenario(
+        setup_checkout,
+        "/api/orders",
+        {},
+        ("checkout.lua", "{tokens_file}"),
+        before_run=refill_carts,
+        check=check_same_checkout,
+    ),
 }
 
 
@@ -219,14 +354,22 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def wrk(
-    url: str, headers: dict[str, str], connections: int, seconds: int, server_pgid: int
+    url: str,
+    headers: dict[str, str],
+    connections: int,
+    seconds: int,
+    server_pgid: int,
+    script: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run wrk; return req/s, p50/p99 in ms, counts, and where the CPU went (µs per request)."""
-    command_line = ["wrk", f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{seconds}s"]
-    command_line.append("--latency")
+    threads = min(WRK_THREADS, connections)
+    command_line = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for key, value in headers.items():
         command_line += ["-H", f"{key}: {value}"]
-    command_line.append(url)
+    if script:  # a Lua script path and its arguments, after the thread count
+        command_line += ["-s", script[0], url, "--", str(threads), *script[1:]]
+    else:
+        command_line.append(url)
     before = cpu_snapshot(server_pgid)
     result = subprocess.run(command_line, capture_output=True, text=True, check=True)
     after = cpu_snapshot(server_pgid)
@@ -331,19 +474,36 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
                 gunicorn("baseline", "baseline:app", env, ["--pythonpath", str(BENCH)])
             ),
         }
-        values = scenario.setup(Context(make_sessionmaker(engine), servers["shopwright"].url))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shopwright-bench-")))
+        ctx = Context(
+            make_sessionmaker(engine),
+            servers["shopwright"].url,
+            settings,
+            workdir,
+            max(duration, WARMUP_SECONDS),
+        )
+        values = scenario.setup(ctx)
         headers = {key: template.format(**values) for key, template in scenario.headers.items()}
-        check_same_answer(servers, scenario, headers)
+        if scenario.check is None:
+            check_same_answer(servers, scenario, headers)
+        else:
+            scenario.check(servers, values)
+        script = [
+            str(BENCH / arg) if n == 0 else arg.format(**values) for n, arg in enumerate(scenario.script)
+        ]
+
+        def run(server: Server, seconds: int) -> dict[str, Any]:
+            if scenario.before_run is not None:
+                scenario.before_run(ctx)
+            return wrk(server.url + scenario.path, headers, connections, seconds, server.pgid, script)
+
         for server in servers.values():
-            wrk(server.url + scenario.path, headers, connections, WARMUP_SECONDS, server.pgid)
+            run(server, WARMUP_SECONDS)
         for round_number in range(rounds):
             # One server at a time (never two loads on 2 cores at once); alternate who goes first.
             order = list(servers) if round_number % 2 == 0 else list(reversed(servers))
             for name in order:
-                server = servers[name]
-                runs[name].append(
-                    wrk(server.url + scenario.path, headers, connections, duration, server.pgid)
-                )
+                runs[name].append(run(servers[name], duration))
     medians = {name: _median_run(server_runs) for name, server_runs in runs.items()}
     ratio = medians["shopwright"]["requests_per_second"] / medians["baseline"]["requests_per_second"]
     # The same comparison by CPU spent per request; steadier than req/s when others share the machine.
