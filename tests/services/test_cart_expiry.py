@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.cart import service as cart
@@ -128,3 +128,17 @@ def test_a_converted_cart_hands_only_its_saved_items_to_the_next_cart(
 
     assert view.items == []
     assert [(item.variant_id, item.quantity) for item in view.saved_items] == [(saved, 1)]
+
+
+def test_a_customer_can_open_many_carts_over_time(
+    sessions: sessionmaker[Session], variants: list[int], users: list[int]
+) -> None:
+    # Regression: the one-active-cart INSERT … ON CONFLICT named the partial index with a bound parameter;
+    # once psycopg prepared the statement and PostgreSQL switched it to a generic plan, it no longer matched.
+    for _ in range(15):
+        _add(sessions, users[0], variants[0], 1)
+        with sessions() as session:
+            cart.expire_carts(session, now=utcnow() + 2 * TTL)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Cart).where(Cart.status == EXPIRED)) == 15
+    assert stock_of(sessions, variants[0]) == (10, 0)
