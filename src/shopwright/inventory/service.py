@@ -7,9 +7,9 @@ re-checks the rule on the locked row, so no check-then-act window exists.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, exists, select, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from shopwright.catalog import service as catalog
@@ -24,6 +24,29 @@ from shopwright.pagination import decode_id_cursor, encode_cursor
 
 # variant_id, product_id, sku, product_name, variant_name, quantity, reserved, available
 StockRow = Row[int, int, str, str, str, int, int, int]
+
+
+# Checkout and cart changes run these on every line: built once with bound parameters (building a
+# statement and computing its cache key costs more than executing it), on the table, so the ORM's
+# DML machinery is skipped; `updated_at` still gets its onupdate value. "units" and "variant" are
+# bound names: a column's own name is reserved for its SET value.
+_STOCK = cast(Table, StockLevel.__table__)  # a mapped class's table is a Table
+_RELEASE = (
+    update(_STOCK)
+    .where(_STOCK.c.variant_id == bindparam("variant"))
+    .values(reserved=_STOCK.c.reserved - bindparam("units"))
+)
+_SELL_RESERVED = (
+    update(_STOCK)
+    .where(_STOCK.c.variant_id == bindparam("variant"), _STOCK.c.reserved >= bindparam("units"))
+    .values(quantity=_STOCK.c.quantity - bindparam("units"), reserved=_STOCK.c.reserved - bindparam("units"))
+    .returning(_STOCK.c.variant_id)
+)
+_RESTOCK = (
+    update(_STOCK)
+    .where(_STOCK.c.variant_id == bindparam("variant"))
+    .values(quantity=_STOCK.c.quantity + bindparam("units"))
+)
 
 
 def create_product(session: Session, data: ProductCreate) -> Product:
@@ -89,25 +112,15 @@ def release(session: Session, quantities: Mapping[int, int]) -> int:
     # so they queue instead of deadlocking.
     for variant_id, quantity in sorted(quantities.items()):
         if quantity > 0:
-            session.execute(
-                update(StockLevel)
-                .where(StockLevel.variant_id == variant_id)
-                .values(reserved=StockLevel.reserved - quantity)
-                .execution_options(synchronize_session=False)
-            )
+            session.execute(_RELEASE, {"variant": variant_id, "units": quantity})
     return sum(quantities.values())
 
 
 def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
     """Turn reserved units into sold ones; runs inside the caller's transaction."""
+    # One statement per line, not an executemany: each row's RETURNING says which line lacks its reservation.
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
-        sold = session.execute(
-            update(StockLevel)
-            .where(StockLevel.variant_id == variant_id, StockLevel.reserved >= quantity)
-            .values(quantity=StockLevel.quantity - quantity, reserved=StockLevel.reserved - quantity)
-            .returning(StockLevel.variant_id)
-            .execution_options(synchronize_session=False)
-        ).first()
+        sold = session.execute(_SELL_RESERVED, {"variant": variant_id, "units": quantity}).first()
         if sold is None:  # the reservation accounting is broken: refuse rather than oversell
             raise _out_of_stock(session, variant_id, quantity)
 
@@ -134,12 +147,7 @@ def restock(session: Session, quantities: Mapping[int, int]) -> None:
     """Put sold units back (cancelled or reduced orders); runs inside the caller's transaction."""
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         if quantity > 0:
-            session.execute(
-                update(StockLevel)
-                .where(StockLevel.variant_id == variant_id)
-                .values(quantity=StockLevel.quantity + quantity)
-                .execution_options(synchronize_session=False)
-            )
+            session.execute(_RESTOCK, {"variant": variant_id, "units": quantity})
 
 
 def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
