@@ -113,8 +113,8 @@ PRODUCT_COLUMNS = (
 def products(environ: dict[str, Any]) -> Answer:
     """GET /api/products?limit=20: the first page, newest first, with the same four statements.
 
-    The same SQL as Shopwright sends on PostgreSQL: the page's active variants and its categories by
-    `= ANY(array)` (catalog/listing.py), their stock by an `IN` list (inventory.service.availability).
+    The same SQL as Shopwright sends on PostgreSQL: the page's active variants, its categories
+    (catalog/listing.py) and their stock (inventory.service.availability), each by `= ANY(array)`.
     """
     limit = 20
     conn = _connection()
@@ -141,9 +141,8 @@ def products(environ: dict[str, Any]) -> Answer:
     variant_ids = [v[0] for vs in variants.values() for v in vs]
     available: dict[int, int] = {}
     if variant_ids:  # like availability(): no statement for no variants
-        among = ", ".join(["%s"] * len(variant_ids))
-        stock = f"SELECT variant_id, quantity - reserved FROM inventory WHERE variant_id IN ({among})"
-        available.update(conn.execute(stock, variant_ids).fetchall())
+        stock = "SELECT variant_id, quantity - reserved FROM inventory WHERE variant_id = ANY(%s)"
+        available.update(conn.execute(stock, (variant_ids,)).fetchall())
     items = []
     for row in page:
         out = [

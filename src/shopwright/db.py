@@ -8,9 +8,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    Integer,
+    MetaData,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -92,6 +105,17 @@ def _begin_immediate(connection: Connection) -> None:
     # Take SQLite's write lock up front: a deferred transaction that reads, then writes, fails with
     # SQLITE_BUSY instead of waiting when another writer got there first. This serialises writers.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def id_among(
+    column: ColumnElement[int] | InstrumentedAttribute[int], name: str, postgres: bool
+) -> ColumnElement[bool]:
+    """Return `column` among the ids bound to parameter `name` (a list), fit to be built once."""
+    if postgres:
+        # One array parameter: the same statement for any number of ids, so psycopg prepares it once,
+        # where an IN list is a new statement (parsed and planned again) for every length.
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def conflict_insert(session: Session, entity: Any) -> postgresql.Insert:

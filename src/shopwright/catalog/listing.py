@@ -17,7 +17,6 @@ from sqlalchemy import (
     Row,
     Select,
     String,
-    any_,
     bindparam,
     cast,
     func,
@@ -26,13 +25,12 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import MAX_CENTS, ProductQuery
 from shopwright.catalog.service import category_and_descendants
-from shopwright.db import MAX_ID
+from shopwright.db import MAX_ID, id_among
 from shopwright.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 RELEVANCE_CANDIDATES = 500
@@ -63,25 +61,17 @@ PRODUCT_COLUMNS = (
 _LISTED = select(*PRODUCT_COLUMNS).where(_P.deleted_at.is_(None), _P.is_active)
 
 
-def _id_among(column: ColumnElement[int], name: str, postgres: bool) -> ColumnElement[bool]:
-    if postgres:
-        # One array parameter: the same statement for any number of ids, so psycopg prepares it once,
-        # where an IN list is a new statement (parsed and planned again) for every length.
-        return column == any_(bindparam(name, type_=ARRAY(Integer)))
-    return column.in_(bindparam(name, expanding=True))
-
-
 # Built once per dialect (True: PostgreSQL): building a statement costs as much as running it.
 _VARIANTS = {
     postgres: select(
         _V.id, _V.product_id, _V.sku, _V.name, _V.price_cents, _V.currency, _V.attributes, _V.is_default
     )
-    .where(_id_among(_V.product_id, "product_ids", postgres), _V.is_active)
+    .where(id_among(_V.product_id, "product_ids", postgres), _V.is_active)
     .order_by(_V.id)
     for postgres in (True, False)
 }
 _CATEGORIES = {
-    postgres: select(_C.id, _C.name, _C.slug).where(_id_among(_C.id, "ids", postgres))
+    postgres: select(_C.id, _C.name, _C.slug).where(id_among(_C.id, "ids", postgres))
     for postgres in (True, False)
 }
 

@@ -16,7 +16,7 @@ from shopwright.catalog import service as catalog
 from shopwright.catalog.errors import VariantNotFound
 from shopwright.catalog.models import Product, Variant
 from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
-from shopwright.db import MAX_ID
+from shopwright.db import MAX_ID, id_among
 from shopwright.errors import InvalidRequest
 from shopwright.inventory.errors import OutOfStock, StockBelowReserved
 from shopwright.inventory.models import StockLevel
@@ -245,12 +245,18 @@ def availability(session: Session, variant_ids: Iterable[int]) -> dict[int, int]
     ids = list(variant_ids)
     if not ids:
         return {}
-    rows = session.execute(
-        select(StockLevel.variant_id, StockLevel.quantity - StockLevel.reserved).where(
-            StockLevel.variant_id.in_(ids)
-        )
-    ).all()
+    statement = _AVAILABILITY[session.get_bind().dialect.name == "postgresql"]
+    rows = session.execute(statement, {"variant_ids": ids}).all()
     return {variant_id: int(available) for variant_id, available in rows}
+
+
+# Built once per dialect (True: PostgreSQL): product lists call availability() on every request.
+_AVAILABILITY = {
+    postgres: select(StockLevel.variant_id, StockLevel.quantity - StockLevel.reserved).where(
+        id_among(StockLevel.variant_id, "variant_ids", postgres)
+    )
+    for postgres in (True, False)
+}
 
 
 def in_stock_condition() -> ColumnElement[bool]:
