@@ -252,11 +252,15 @@ def _checkout(conn: psycopg.Connection[tuple[Any, ...]], user_id: int, address: 
         for line in lines
     ]
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(items))
-    item_ids = conn.execute(
-        "INSERT INTO order_items (order_id, product_id, variant_id, name, variant_name, sku, "
-        f"unit_price_cents, unit_cost_cents, quantity, line_total_cents) VALUES {values} RETURNING id",
-        [value for item in items for value in item],
-    ).fetchall()
+    # Ids come back with their variant (unique in an order), matched like Shopwright matches them.
+    item_ids = dict(
+        conn.execute(
+            "INSERT INTO order_items (order_id, product_id, variant_id, name, variant_name, sku, "
+            "unit_price_cents, unit_cost_cents, quantity, line_total_cents) "
+            f"VALUES {values} RETURNING variant_id, id",
+            [value for item in items for value in item],
+        ).fetchall()
+    )
     for variant_id, quantity in sorted((line[1], line[0]) for line in lines):  # ascending: lock order
         sold = conn.execute(
             "UPDATE inventory SET quantity = quantity - %s, reserved = reserved - %s, updated_at = %s "
@@ -272,7 +276,7 @@ def _checkout(conn: psycopg.Connection[tuple[Any, ...]], user_id: int, address: 
     published = datetime.now(UTC)
     conn.execute(
         "INSERT INTO events (name, payload, created_at, attempts, next_attempt_at, user_id) "
-        "VALUES ('order.created', %s, %s, 0, %s, %s) RETURNING id",
+        "VALUES ('order.created', %s, %s, 0, %s, %s)",
         (Json({"order_id": order_id, "total_cents": subtotal + shipping}), published, published, user_id),
     )
     return {
@@ -281,7 +285,7 @@ def _checkout(conn: psycopg.Connection[tuple[Any, ...]], user_id: int, address: 
         "status": "pending",
         "items": [
             {
-                "id": item_id,
+                "id": item_ids[item[2]],
                 "product_id": item[1],
                 "variant_id": item[2],
                 "name": item[3],
@@ -291,7 +295,7 @@ def _checkout(conn: psycopg.Connection[tuple[Any, ...]], user_id: int, address: 
                 "quantity": item[8],
                 "line_total_cents": item[9],
             }
-            for (item_id,), item in zip(item_ids, items, strict=True)
+            for item in items
         ],
         "subtotal_cents": subtotal,
         "discount_cents": 0,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Table, Text, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from shopwright.db import Base, UTCDateTime, after_commit, utcnow
@@ -40,9 +40,14 @@ class Event(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+# created_at, attempts and next_attempt_at take their column defaults.
+_INSERT_EVENT = insert(cast(Table, Event.__table__))
+
+
 def publish(session: Session, name: str, payload: dict[str, Any], *, user_id: int | None = None) -> None:
     """Record an event in the caller's transaction; it is delivered after commit."""
-    session.add(Event(name=name, payload=payload, user_id=user_id))
+    # A Core INSERT built once, sent now: every use case that publishes pays no ORM flush for its event.
+    session.execute(_INSERT_EVENT, {"name": name, "payload": payload, "user_id": user_id})
     box = session.info.get(_DISPATCH_KEY)
     # Deliver in-process only what has a handler here; the rest waits for a worker (`deliver_events`).
     # A delivery needs a second connection while the request still holds its own: keep it rare.

@@ -39,11 +39,12 @@ def test_checkout_costs_a_constant_plus_one_statement_per_line(
     for lines in (1, 10):
         buyer = _buyer_with_lines(shop, client, lines)
         costs[lines] = log.count(buyer.ordered)
-    # Per line: the conditional stock UPDATE (sold from reserved, in variant order). PostgreSQL inserts
-    # the lines in one batched statement; SQLite inserts them one by one (a second statement per line).
-    per_line = 1 if committed_db.dialect.name == "postgresql" else 2
-    assert costs[10] - costs[1] == 9 * per_line, costs
-    assert costs[1] <= 12, costs
+    # Per line: the conditional stock UPDATE (sold from reserved, in variant order). The lines go in one
+    # batched INSERT on both databases (Core insertmanyvalues).
+    assert costs[10] - costs[1] == 9, costs
+    # PostgreSQL: cart lock, lines, order, items, stock, cart, event. SQLite adds a BEGIN IMMEDIATE for the
+    # token revocation read (no Redis), that read, and the checkout's own BEGIN IMMEDIATE.
+    assert costs[1] <= (7 if committed_db.dialect.name == "postgresql" else 10), costs
 
 
 def test_order_history_reads_a_constant_number_of_statements(

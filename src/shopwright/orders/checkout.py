@@ -8,12 +8,15 @@ Lock order: the customer's cart row, the voucher row, then stock rows in ascendi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import asdict
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from shopwright import idempotency, outbox
 from shopwright.cart import checkout as cart_checkout
+from shopwright.cart.checkout import CheckoutLine
 from shopwright.db import utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
@@ -34,6 +37,18 @@ Render = Callable[[Order], dict[str, Any]]
 ORDER_CREATED = "order.created"
 
 
+# Checkout writes through Core statements built once, not the ORM unit of work: a flush (change
+# tracking, identity map, per-object bookkeeping) cost more CPU than the INSERTs themselves. The
+# response is rendered from transient Order and OrderItem objects that never enter the session.
+_ORDERS = cast(Table, Order.__table__)  # a mapped class's table is a Table
+_ITEMS = cast(Table, OrderItem.__table__)
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+# One batched statement for all lines; ids come back with their variant (unique within an order), so
+# matching them to lines does not depend on the order of RETURNING rows.
+_INSERT_ITEMS = insert(_ITEMS).returning(_ITEMS.c.id, _ITEMS.c.variant_id)
+_RETOTAL = update(_ORDERS).where(_ORDERS.c.id == bindparam("order"))  # SET: the parameters' columns
+
+
 def place_order(
     session: Session,
     user_id: int,
@@ -51,56 +66,82 @@ def place_order(
         country = address.country if isinstance(address, ShippingAddressIn) else None
         _check_ships_to(rules, country)
         cart_id, lines = cart_checkout.lock_for_checkout(session, user_id)
-        subtotal = sum(line.unit_price_cents * line.quantity for line in lines)
-        order = Order(
-            user_id=user_id,
-            status=PENDING,
-            currency=lines[0].currency,
-            voucher_code=data.voucher_code.upper() if data.voucher_code else None,
-            shipping_address=address.model_dump(exclude_none=True)
-            if isinstance(address, ShippingAddressIn)
-            else address,
-            shipping_country=country,
-            items=[
-                OrderItem(
-                    product_id=line.product_id,
-                    variant_id=line.variant_id,
-                    name=line.name,
-                    variant_name=line.variant_name,
-                    sku=line.sku,
-                    unit_price_cents=line.unit_price_cents,
-                    unit_cost_cents=line.unit_cost_cents,
-                    quantity=line.quantity,
-                    line_total_cents=line.unit_price_cents * line.quantity,
-                )
-                for line in lines
-            ],
-        )
-        # Final totals unless a voucher discounts: then they change once the order has an id to redeem it
-        # for (an UPDATE). Without one the INSERT carries them and no UPDATE is needed.
-        _apply(order, compute_totals(rules, subtotal, 0, country))
-        session.add(order)
-        session.flush()
+        order = _insert_order(session, user_id, data, lines, rules, country)
         if order.voucher_code:
-            discount = promotions.redeem_voucher(
-                session,
-                order.voucher_code,
-                user_id=user_id,
-                order_id=order.id,
-                subtotal_cents=subtotal,
-                currency=order.currency,
-            )
-            _apply(order, compute_totals(rules, subtotal, discount, country))
+            _redeem_voucher(session, order, order.voucher_code, rules)
         inventory.sell_reserved(session, {line.variant_id: line.quantity for line in lines})
         cart_checkout.mark_converted(session, cart_id)
         outbox.publish(
             session, ORDER_CREATED, {"order_id": order.id, "total_cents": order.total_cents}, user_id=user_id
         )
-        session.flush()
         response = StoredResponse(201, render(order))
         if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)
         return response
+
+
+def _insert_order(
+    session: Session,
+    user_id: int,
+    data: OrderCreate,
+    lines: list[CheckoutLine],
+    rules: PricingRules,
+    country: str | None,
+) -> Order:
+    """Insert a pending order and its lines; return them as transient objects to render."""
+    address = data.delivery_address
+    subtotal = sum(line.unit_price_cents * line.quantity for line in lines)
+    now = utcnow()
+    # Final totals unless a voucher discounts: then they change once the order has an id to redeem it for.
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "status": PENDING,
+        "currency": lines[0].currency,
+        "voucher_code": data.voucher_code.upper() if data.voucher_code else None,
+        "shipping_address": address.model_dump(exclude_none=True)
+        if isinstance(address, ShippingAddressIn)
+        else address,
+        "shipping_country": country,
+        "created_at": now,
+        "updated_at": now,
+        **asdict(compute_totals(rules, subtotal, 0, country)),
+    }
+    order_id = session.execute(_INSERT_ORDER, values).scalar_one()
+    items = [_item_values(order_id, line) for line in lines]
+    ids = {variant_id: item_id for item_id, variant_id in session.execute(_INSERT_ITEMS, items)}
+    return Order(
+        id=order_id, **values, items=[OrderItem(id=ids[item["variant_id"]], **item) for item in items]
+    )
+
+
+def _item_values(order_id: int, line: CheckoutLine) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "product_id": line.product_id,
+        "variant_id": line.variant_id,
+        "name": line.name,
+        "variant_name": line.variant_name,
+        "sku": line.sku,
+        "unit_price_cents": line.unit_price_cents,
+        "unit_cost_cents": line.unit_cost_cents,
+        "quantity": line.quantity,
+        "line_total_cents": line.unit_price_cents * line.quantity,
+    }
+
+
+def _redeem_voucher(session: Session, order: Order, code: str, rules: PricingRules) -> None:
+    discount = promotions.redeem_voucher(
+        session,
+        code,
+        user_id=order.user_id,
+        order_id=order.id,
+        subtotal_cents=order.subtotal_cents,
+        currency=order.currency,
+    )
+    totals = compute_totals(rules, order.subtotal_cents, discount, order.shipping_country)
+    _apply(order, totals)
+    order.updated_at = utcnow()
+    session.execute(_RETOTAL, {"order": order.id, "updated_at": order.updated_at, **asdict(totals)})
 
 
 def update_order_items(
