@@ -6,11 +6,13 @@ Redis MGET, or one small query on the embedded default).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, current_app, request
+import jwt
+from flask import Flask, current_app, g, request
 from flask_jwt_extended import (
     JWTManager,
     create_access_token,
@@ -33,37 +35,41 @@ R = TypeVar("R")
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI security requirement for protected routes
 # Set by the decorators on the view; functools.wraps carries it to flask-openapi's view function.
 _AUTH_ATTRIBUTE = "shopwright_auth"
+_CLAIMS_ATTRIBUTE = "shopwright_claims"  # on flask.g: the claims of the request's verified access token
+ALGORITHM = "HS256"
+TOKEN_REFUSED = "Missing, invalid, expired or revoked token"
 
 
 def init_auth(app: Flask, settings: Settings, revocations: RevocationStore) -> None:
     """Configure flask-jwt-extended: HS256 with SECRET_KEY, problem+json errors, the revocation list."""
     app.config.update(
         JWT_SECRET_KEY=settings.SECRET_KEY,
+        JWT_ALGORITHM=ALGORITHM,
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=settings.JWT_ACCESS_TTL_MINUTES),
         JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=settings.JWT_REFRESH_TTL_DAYS),
         JWT_TOKEN_LOCATION=["headers"],
         JWT_ERROR_MESSAGE_KEY="detail",
     )
     app.extensions["shopwright.revocations"] = revocations
-    jwt = JWTManager(app)
+    manager = JWTManager(app)
     app.before_request(enforce_auth)
 
-    @jwt.token_in_blocklist_loader
+    @manager.token_in_blocklist_loader
     def _is_revoked(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
         return revocations.is_revoked(claims["jti"], claims.get("fam"), claims["sub"], issued_at_ms(claims))
 
     # flask-jwt-extended answers some token problems with 422; every one of them is a 401 here.
     def _unauthorized(*_args: Any) -> Any:
-        return as_response(problem_for(Unauthorized("Missing, invalid, expired or revoked token")))
+        return as_response(problem_for(Unauthorized(TOKEN_REFUSED)))
 
     for loader in (
-        jwt.expired_token_loader,
-        jwt.invalid_token_loader,
-        jwt.unauthorized_loader,
-        jwt.revoked_token_loader,
-        jwt.needs_fresh_token_loader,
-        jwt.token_verification_failed_loader,
-        jwt.user_lookup_error_loader,
+        manager.expired_token_loader,
+        manager.invalid_token_loader,
+        manager.unauthorized_loader,
+        manager.revoked_token_loader,
+        manager.needs_fresh_token_loader,
+        manager.token_verification_failed_loader,
+        manager.user_lookup_error_loader,
     ):
         loader(_unauthorized)
 
@@ -119,19 +125,54 @@ def enforce_auth() -> None:
     required = getattr(view, _AUTH_ATTRIBUTE, None)
     if required is None:
         return
-    verify_jwt_in_request()
-    if required == "admin" and get_jwt().get("role") != "admin":
+    claims = _verified_access_claims()
+    if required == "admin" and claims.get("role") != "admin":
         raise AdminRequired("This endpoint is for admins")
+
+
+def _verified_access_claims() -> dict[str, Any]:
+    # One verified decode of the Bearer access token: flask-jwt-extended's verify_jwt_in_request parses it
+    # four times (claims and header unverified, claims verified, header again) on every protected call.
+    # The checks are its checks: signature, exp/nbf/iat, a str subject, an access token, not revoked.
+    if request.method == "OPTIONS":  # CORS preflights carry no token (flask-jwt-extended's exempt method)
+        return {}
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            _bearer_token(),
+            current_app.config["JWT_SECRET_KEY"],
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "jti", "iat"]},
+        )
+    except PyJWTError as error:
+        raise Unauthorized(TOKEN_REFUSED) from error
+    if claims.get("type", "access") != "access" or revocation_store().is_revoked(
+        claims["jti"], claims.get("fam"), claims["sub"], issued_at_ms(claims)
+    ):
+        raise Unauthorized(TOKEN_REFUSED)
+    setattr(g, _CLAIMS_ATTRIBUTE, claims)
+    return claims
+
+
+def _bearer_token() -> str:
+    # Read as flask-jwt-extended reads it: the one "Bearer <JWT>" among comma-separated credentials.
+    header = request.headers.get("Authorization", "").strip().strip(",")
+    fields = [field.split() for field in re.split(r",\s*", header)]
+    bearers = [parts for parts in fields if parts and parts[0] == "Bearer"]
+    if len(bearers) != 1 or len(bearers[0]) != 2:
+        raise Unauthorized(TOKEN_REFUSED)
+    return bearers[0][1]
 
 
 def current_user_id() -> int:
     """Return the id of the authenticated user."""
-    return int(get_jwt()["sub"])
+    return int(current_claims()["sub"])
 
 
 def current_claims() -> dict[str, Any]:
     """Return the verified claims of the current token."""
-    claims: dict[str, Any] = get_jwt()
+    claims: dict[str, Any] | None = g.get(_CLAIMS_ATTRIBUTE)
+    if claims is None:  # verified by flask-jwt-extended (a refresh token), or by nobody: get_jwt raises
+        claims = get_jwt()
     return claims
 
 
@@ -139,7 +180,8 @@ def verified_refresh_claims(body_token: str | None) -> dict[str, Any]:
     """Verify a refresh token from the Authorization header or, failing that, the request body."""
     if body_token is None:
         verify_jwt_in_request(refresh=True)
-        return current_claims()
+        refresh_claims: dict[str, Any] = get_jwt()
+        return refresh_claims
     try:
         claims: dict[str, Any] = decode_token(body_token)
     except (PyJWTError, JWTExtendedException) as error:
