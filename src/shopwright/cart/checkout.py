@@ -7,9 +7,9 @@ reads columns rather than ORM objects.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shopwright.cart.errors import CartEmpty, CartExpired, CartItemUnavailable
@@ -30,37 +30,42 @@ class CheckoutLine(NamedTuple):
     currency: str
 
 
+# On the tables, not the mapped classes: statements naming mapped classes take SQLAlchemy's slower ORM
+# execution path (about 0.3 ms a checkout here), and checkout only needs columns.
+_CARTS = cast(Table, Cart.__table__)
+_ITEMS = cast(Table, CartItem.__table__)
+_VARIANTS = cast(Table, Variant.__table__)
+_PRODUCTS = cast(Table, Product.__table__)
 # The same row lock as cart.service.locked_active_cart, reading only what checkout needs.
 _LOCK_CART = (
-    select(Cart.id, Cart.expires_at)
-    .where(Cart.user_id == bindparam("user_id"), Cart.status == ACTIVE)
+    select(_CARTS.c.id, _CARTS.c.expires_at)
+    .where(_CARTS.c.user_id == bindparam("user_id"), _CARTS.c.status == ACTIVE)
     .with_for_update()
 )
 _LINES = (
     select(
-        CartItem.quantity,
-        Variant.id,
-        Variant.product_id,
-        Product.name,
-        Variant.name,
-        Variant.sku,
-        Variant.price_cents,
-        Variant.cost_cents,
-        Variant.currency,
-        Variant.is_active,
-        Product.is_active,
-        Product.deleted_at,
+        _ITEMS.c.quantity,
+        _VARIANTS.c.id,
+        _VARIANTS.c.product_id,
+        _PRODUCTS.c.name,
+        _VARIANTS.c.name,
+        _VARIANTS.c.sku,
+        _VARIANTS.c.price_cents,
+        _VARIANTS.c.cost_cents,
+        _VARIANTS.c.currency,
+        _VARIANTS.c.is_active,
+        _PRODUCTS.c.is_active,
+        _PRODUCTS.c.deleted_at,
     )
-    .join(Variant, CartItem.variant_id == Variant.id)
-    .join(Product, Variant.product_id == Product.id)
-    .where(CartItem.cart_id == bindparam("cart_id"), CartItem.saved_for_later.is_(False))
-    .order_by(CartItem.id)
+    .join(_VARIANTS, _ITEMS.c.variant_id == _VARIANTS.c.id)
+    .join(_PRODUCTS, _VARIANTS.c.product_id == _PRODUCTS.c.id)
+    .where(_ITEMS.c.cart_id == bindparam("cart_id"), _ITEMS.c.saved_for_later.is_(False))
+    .order_by(_ITEMS.c.id)
 )
 _CONVERT = (
-    update(Cart)
-    .where(Cart.id == bindparam("cart_id"), Cart.status == ACTIVE)
+    update(_CARTS)
+    .where(_CARTS.c.id == bindparam("cart_id"), _CARTS.c.status == ACTIVE)
     .values(status=CONVERTED, updated_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
 )
 
 
