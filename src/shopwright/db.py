@@ -16,6 +16,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    Table,
     any_,
     bindparam,
     create_engine,
@@ -107,6 +108,16 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def table_of(model: type[Base]) -> Table:
+    """Return a mapped class's table, for Core statements built once (they skip the ORM execution path)."""
+    return cast(Table, model.__table__)
+
+
+def is_postgres(session: Session) -> bool:
+    """Tell whether this session talks to PostgreSQL (else the embedded SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def id_among(
     column: ColumnElement[int] | InstrumentedAttribute[int], name: str, postgres: bool
 ) -> ColumnElement[bool]:
@@ -120,7 +131,7 @@ def id_among(
 
 def conflict_insert(session: Session, entity: Any) -> postgresql.Insert:
     """Return an INSERT into `entity` that takes ON CONFLICT clauses on this session's database."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return postgresql.insert(entity)
     # SQLite's Insert has the same on_conflict_do_nothing/do_update API as PostgreSQL's.
     return cast(postgresql.Insert, sqlite.insert(entity))

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Table, Text, insert, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from shopwright.db import Base, UTCDateTime, after_commit, utcnow
+from shopwright.db import Base, UTCDateTime, after_commit, table_of, utcnow
 from shopwright.observability import get_logger
 
 log = get_logger(__name__)
@@ -41,7 +41,7 @@ class Event(Base):
 
 
 # created_at, attempts and next_attempt_at take their column defaults.
-_INSERT_EVENT = insert(cast(Table, Event.__table__))
+_INSERT_EVENT = insert(table_of(Event))
 
 
 def publish(session: Session, name: str, payload: dict[str, Any], *, user_id: int | None = None) -> None:

@@ -143,14 +143,15 @@ def expire_carts(session: Session, *, now: datetime | None = None, batch_size: i
 @contextmanager
 def _cart_transaction(session: Session, user_id: int, ttl: timedelta) -> Iterator[Cart]:
     """Open the use case's transaction with the customer's active cart locked."""
-    # A lapsed cart is expired in a transaction of its own first, so a change that then fails
-    # (out of stock, unknown line) cannot roll the expiry back.
+    # A lapsed cart is expired in a transaction of its own, so a change that then fails (out of stock,
+    # unknown line) cannot roll the expiry back. The common case, a live cart, costs one transaction.
     with session.begin():
-        lapsed = session.scalar(
-            select(Cart.id).where(Cart.user_id == user_id, Cart.status == ACTIVE, Cart.expires_at <= utcnow())
-        )
-        if lapsed is not None:
-            _expire(session, [lapsed])
+        cart = locked_active_cart(session, user_id)
+        if cart is None or cart.expires_at > utcnow():
+            yield cart if cart is not None else _open_cart(session, user_id, ttl)
+            return
+    with session.begin():
+        _expire(session, [cart.id])
     with session.begin():
         yield _lock_cart(session, user_id, ttl)
 

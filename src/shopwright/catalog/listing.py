@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import MAX_CENTS, ProductQuery
 from shopwright.catalog.service import category_and_descendants
-from shopwright.db import MAX_ID, id_among
+from shopwright.db import MAX_ID, id_among, is_postgres
 from shopwright.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 RELEVANCE_CANDIDATES = 500
@@ -120,7 +120,7 @@ def list_products(
     session: Session, query: ProductQuery, *, in_stock: ColumnElement[bool] | None = None
 ) -> ProductPage:
     """Return listed products matching the query; `in_stock` is the inventory domain's condition."""
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = is_postgres(session)
     words = re.findall(r"\w+", query.text.lower()) if query.text else None
     params: dict[str, Any] = {"candidates": RELEVANCE_CANDIDATES, **_search_params(words, postgres)}
     if query.category_id is not None:

@@ -7,16 +7,16 @@ re-checks the rule on the locked row, so no check-then-act window exists.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from shopwright.catalog import service as catalog
 from shopwright.catalog.errors import VariantNotFound
 from shopwright.catalog.models import Product, Variant
 from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
-from shopwright.db import MAX_ID, id_among
+from shopwright.db import MAX_ID, id_among, is_postgres, table_of
 from shopwright.errors import InvalidRequest
 from shopwright.inventory.errors import OutOfStock, StockBelowReserved
 from shopwright.inventory.models import StockLevel
@@ -30,7 +30,7 @@ StockRow = Row[int, int, str, str, str, int, int, int]
 # statement and computing its cache key costs more than executing it), on the table, so the ORM's
 # DML machinery is skipped; `updated_at` still gets its onupdate value. "units" and "variant" are
 # bound names: a column's own name is reserved for its SET value.
-_STOCK = cast(Table, StockLevel.__table__)  # a mapped class's table is a Table
+_STOCK = table_of(StockLevel)
 _RELEASE = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"))
@@ -245,7 +245,7 @@ def availability(session: Session, variant_ids: Iterable[int]) -> dict[int, int]
     ids = list(variant_ids)
     if not ids:
         return {}
-    statement = _AVAILABILITY[session.get_bind().dialect.name == "postgresql"]
+    statement = _AVAILABILITY[is_postgres(session)]
     rows = session.execute(statement, {"variant_ids": ids}).all()
     return {variant_id: int(available) for variant_id, available in rows}
 

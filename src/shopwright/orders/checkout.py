@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from shopwright import idempotency, outbox
 from shopwright.cart import checkout as cart_checkout
 from shopwright.cart.checkout import CheckoutLine
-from shopwright.db import utcnow
+from shopwright.db import table_of, utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.orders.errors import (
@@ -40,8 +40,8 @@ ORDER_CREATED = "order.created"
 # Checkout writes through Core statements built once, not the ORM unit of work: a flush (change
 # tracking, identity map, per-object bookkeeping) cost more CPU than the INSERTs themselves. The
 # response is rendered from transient Order and OrderItem objects that never enter the session.
-_ORDERS = cast(Table, Order.__table__)  # a mapped class's table is a Table
-_ITEMS = cast(Table, OrderItem.__table__)
+_ORDERS = table_of(Order)
+_ITEMS = table_of(OrderItem)
 _INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
 # One batched statement for all lines; ids come back with their variant (unique within an order), so
 # matching them to lines does not depend on the order of RETURNING rows.
