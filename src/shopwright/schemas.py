@@ -6,7 +6,8 @@ import functools
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+import pycountry
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 T = TypeVar("T")
 
@@ -18,6 +19,17 @@ def iso_utc(value: datetime) -> str:
 
 # Timestamps leave the API as ISO 8601 in UTC with a `Z` offset.
 UTCTimestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str)]
+
+
+def _currency(value: str) -> str:
+    code = value.upper()
+    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError("must be an ISO 4217 currency code, like 'USD' or 'EUR'")
+    return code
+
+
+# An ISO 4217 currency code, upper-cased: money is integer minor units with its currency (API.md).
+Currency = Annotated[str, AfterValidator(_currency)]
 
 
 class InputModel(BaseModel):

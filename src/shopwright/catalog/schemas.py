@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import pycountry
-from pydantic import AfterValidator, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, model_validator
 
-from shopwright.schemas import InputModel, OutputModel, QueryModel, UTCTimestamp
+from shopwright.schemas import Currency, InputModel, OutputModel, QueryModel, UTCTimestamp
 
 MAX_CENTS = 10**12  # ten billion in major units: far above any real price, well inside BIGINT
 MAX_STOCK = 10**9
 
 
-def _currency(value: str) -> str:
-    code = value.upper()
-    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
-        raise ValueError("must be an ISO 4217 currency code, like 'USD' or 'EUR'")
-    return code
-
-
 Cents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
 Stock = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
-Currency = Annotated[str, AfterValidator(_currency)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]

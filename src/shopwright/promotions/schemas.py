@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-import pycountry
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -19,17 +18,10 @@ from pydantic import (
 )
 
 from shopwright.db import MAX_ID
-from shopwright.schemas import InputModel, LimitQuery, OutputModel, UTCTimestamp
+from shopwright.schemas import Currency, InputModel, LimitQuery, OutputModel, UTCTimestamp
 
 MAX_CENTS = 10**12  # as for catalog prices: far above any real amount, well inside BIGINT
 _ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-
-
-def _currency(value: str) -> str:
-    code = value.upper()
-    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
-        raise ValueError("must be an ISO 4217 currency code, like 'USD' or 'EUR'")
-    return code
 
 
 def _upper(value: str) -> str:
@@ -55,7 +47,6 @@ Code = Annotated[
     StringConstraints(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9_-]+$"),
     AfterValidator(_upper),
 ]
-Currency = Annotated[str, AfterValidator(_currency)]
 Description = Annotated[str, StringConstraints(max_length=200)]
 PercentOff = Annotated[StrictInt, Field(ge=1, le=100)]
 AmountOff = Annotated[StrictInt, Field(ge=1, le=MAX_CENTS)]
