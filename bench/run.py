@@ -61,7 +61,8 @@ DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE_NAME}"
 LIBPQ_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE_NAME}"
 REDIS_URL = "redis://127.0.0.1:6379/14"  # the tests use index 15
 REDIS_KEY_PREFIX = "shopwright-bench"  # every key the servers write; deleted before and after a run
-GUNICORN_ARGS = ["--workers", "2", "--worker-class", "gthread", "--threads", "4"]
+GUNICORN_WORKERS = 2
+GUNICORN_ARGS = ["--workers", str(GUNICORN_WORKERS), "--worker-class", "gthread", "--threads", "4"]
 WRK_THREADS = 2
 WARMUP_SECONDS = 2
 CUSTOMER = {"email": "bench@example.com", "password": "bench-password-1", "full_name": "Bench Customer"}
@@ -271,10 +272,18 @@ class Server(NamedTuple):
 
 
 @contextmanager
-def gunicorn(name: str, app: str, env: dict[str, str], extra: list[str]) -> Iterator[Server]:
-    """Serve `app` with gunicorn on a free port in its own process group until the block ends."""
+def gunicorn(
+    name: str, app: str, env: dict[str, str], extra: list[str], connections: int
+) -> Iterator[Server]:
+    """Serve `app` with gunicorn on a free port in its own process group until the block ends.
+
+    Each worker takes at most its share of wrk's keep-alive connections (`--worker-connections`):
+    otherwise the workers' accept race decides the split once, at wrk's start, and a run that lands
+    12 of 16 connections on one worker leaves a core idle (the req/s ratio swung 24-86 % on that alone).
+    """
     port = free_port()
     command_line = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS]
+    command_line += ["--worker-connections", str(-(-connections // GUNICORN_WORKERS))]
     command_line += ["--log-level", "warning", "--graceful-timeout", "5", *extra]
     process = subprocess.Popen(command_line, cwd=ROOT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -469,9 +478,11 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
         engine = make_engine(settings.DATABASE_URL, pool_size=1)
         stack.callback(engine.dispose)
         servers = {
-            "shopwright": stack.enter_context(gunicorn("shopwright", "shopwright:create_app()", env, [])),
+            "shopwright": stack.enter_context(
+                gunicorn("shopwright", "shopwright:create_app()", env, [], connections)
+            ),
             "baseline": stack.enter_context(
-                gunicorn("baseline", "baseline:app", env, ["--pythonpath", str(BENCH)])
+                gunicorn("baseline", "baseline:app", env, ["--pythonpath", str(BENCH)], connections)
             ),
         }
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="shopwright-bench-")))
