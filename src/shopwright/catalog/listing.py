@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -14,7 +15,6 @@ from sqlalchemy import (
     ColumnElement,
     Double,
     Integer,
-    Row,
     Select,
     String,
     bindparam,
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import MAX_CENTS, ProductQuery
 from shopwright.catalog.service import category_and_descendants
-from shopwright.db import MAX_ID, id_among, is_postgres
+from shopwright.db import MAX_ID, Prepared, id_among, is_postgres
 from shopwright.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 RELEVANCE_CANDIDATES = 500
@@ -63,20 +63,26 @@ _LISTED = select(*PRODUCT_COLUMNS).where(_P.deleted_at.is_(None), _P.is_active)
 
 # Built once per dialect (True: PostgreSQL): building a statement costs as much as running it.
 _VARIANTS = {
-    postgres: select(
-        _V.id, _V.product_id, _V.sku, _V.name, _V.price_cents, _V.currency, _V.attributes, _V.is_default
+    postgres: Prepared(
+        select(
+            _V.id, _V.product_id, _V.sku, _V.name, _V.price_cents, _V.currency, _V.attributes, _V.is_default
+        )
+        .where(id_among(_V.product_id, "product_ids", postgres), _V.is_active)
+        .order_by(_V.id)
     )
-    .where(id_among(_V.product_id, "product_ids", postgres), _V.is_active)
-    .order_by(_V.id)
     for postgres in (True, False)
 }
 _CATEGORIES = {
-    postgres: select(_C.id, _C.name, _C.slug).where(id_among(_C.id, "ids", postgres))
+    postgres: Prepared(select(_C.id, _C.name, _C.slug).where(id_among(_C.id, "ids", postgres)))
     for postgres in (True, False)
 }
+# Rows are read by position (Prepared returns plain tuples on PostgreSQL): PRODUCT_COLUMNS' order,
+# then the relevance rank when sorted by it; variants as in _VARIANTS.
+_ID, _CATEGORY_ID, _PRICE, _RATING, _RANK = 0, 4, 5, 7, len(PRODUCT_COLUMNS)
+_VARIANT_PRODUCT_ID = 1
 
 
-AnyRow = Row[*tuple[Any, ...]]
+AnyRow = Sequence[Any]  # a Row, or a plain tuple from Prepared
 
 
 @dataclass
@@ -94,7 +100,7 @@ class ProductPage:
 
     def variant_ids(self) -> list[int]:
         """Return the ids of the page's variants."""
-        return [variant.id for variants in self.variants.values() for variant in variants]
+        return [variant[0] for variants in self.variants.values() for variant in variants]
 
 
 class _Shape(NamedTuple):
@@ -111,9 +117,9 @@ class _Shape(NamedTuple):
 
 
 class _Plan(NamedTuple):
-    rows: Select[Any]  # ordered, with :limit (and :offset when paged) to fill in
+    rows: Prepared  # ordered, with :limit (and :offset when paged) to fill in
     keys: tuple[_Key, ...]
-    total: Select[Any] | None  # counts the matches, when paged
+    total: Prepared | None  # counts the matches, when paged
 
 
 def list_products(
@@ -140,9 +146,7 @@ def list_products(
         cursor=bool(query.cursor) and not paged,
         paged=paged,
     )
-    # A condition passed in may differ from call to call: only statements without one are kept.
-    stock = in_stock if query.stock_only else None
-    plan = _build(shape, stock) if stock is not None else _cached_plan(shape)
+    plan = _cached_plan(shape, in_stock if query.stock_only else None)
     if paged:
         page = _page(session, plan, params, query.page or 1, query.per_page or query.limit)
     else:
@@ -151,10 +155,11 @@ def list_products(
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_plan(shape: _Shape) -> _Plan:
-    # A statement object caches its own SQLAlchemy cache key: reusing it saves building the statement
-    # and walking it for that key on every request (together as much as running it).
-    return _build(shape, None)
+def _cached_plan(shape: _Shape, in_stock: ColumnElement[bool] | None) -> _Plan:
+    # Building a statement and walking it for SQLAlchemy's cache key cost as much as running it; a kept
+    # statement is also compiled once (Prepared). `in_stock` is the inventory domain's condition, one
+    # object built once, so it keys the cache like the shape does.
+    return _build(shape, in_stock)
 
 
 def _build(shape: _Shape, in_stock: ColumnElement[bool] | None) -> _Plan:
@@ -180,9 +185,8 @@ def _build(shape: _Shape, in_stock: ColumnElement[bool] | None) -> _Plan:
     limit = bindparam("limit", type_=Integer)
     if shape.paged:
         count = select(func.count()).select_from(statement.subquery())
-        return _Plan(
-            _order(statement, keys).offset(bindparam("offset", type_=Integer)).limit(limit), keys, count
-        )
+        rows = _order(statement, keys).offset(bindparam("offset", type_=Integer)).limit(limit)
+        return _Plan(Prepared(rows), keys, Prepared(count))
     if keys[0].name == "rank":
         statement = statement.add_columns(keys[0].column.label("rank"))
     if shape.cursor:
@@ -190,19 +194,19 @@ def _build(shape: _Shape, in_stock: ColumnElement[bool] | None) -> _Plan:
         after = tuple_(*(bindparam(f"after_{key.name}", type_=key.column.type) for key in keys))
         # All keys of one sort share a direction, so one row-value comparison continues after the cursor.
         statement = statement.where(columns < after if keys[0].descending else columns > after)
-    return _Plan(_order(statement, keys).limit(limit), keys, None)
+    return _Plan(Prepared(_order(statement, keys).limit(limit)), keys, None)
 
 
 def _with_relations(session: Session, page: ProductPage, postgres: bool) -> ProductPage:
     """Add the page's active variants and its categories: one query each, whatever the page size."""
     if not page.items:
         return page
-    product_ids = [row.id for row in page.items]
-    for variant in session.execute(_VARIANTS[postgres], {"product_ids": product_ids}).all():
-        page.variants.setdefault(variant.product_id, []).append(variant)
-    category_ids = list(dict.fromkeys(row.category_id for row in page.items))
-    categories = session.execute(_CATEGORIES[postgres], {"ids": category_ids}).all()
-    page.categories = {category.id: category for category in categories}
+    product_ids = [row[_ID] for row in page.items]
+    for variant in _VARIANTS[postgres].rows(session, {"product_ids": product_ids}):
+        page.variants.setdefault(variant[_VARIANT_PRODUCT_ID], []).append(variant)
+    category_ids = list(dict.fromkeys(row[_CATEGORY_ID] for row in page.items))
+    categories = _CATEGORIES[postgres].rows(session, {"ids": category_ids})
+    page.categories = {category[0]: category for category in categories}
     return page
 
 
@@ -271,7 +275,7 @@ def _keyset(
     if cursor:
         position = decode_cursor(cursor, keys=tuple(key.name for key in plan.keys))
         params.update({f"after_{key.name}": _cursor_value(key, position[key.name]) for key in plan.keys})
-    rows = session.execute(plan.rows, {**params, "limit": limit + 1}).all()
+    rows = plan.rows.rows(session, {**params, "limit": limit + 1})
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -280,14 +284,14 @@ def _keyset(
 
 
 def _page(session: Session, plan: _Plan, params: dict[str, Any], page: int, per_page: int) -> ProductPage:
-    total = session.scalar(plan.total, params) if plan.total is not None else 0
-    rows = session.execute(plan.rows, {**params, "offset": (page - 1) * per_page, "limit": per_page}).all()
+    total = plan.total.first(session, params)[0] if plan.total is not None else 0
+    rows = plan.rows.rows(session, {**params, "offset": (page - 1) * per_page, "limit": per_page})
     return ProductPage(list(rows), total=total or 0)
 
 
 def _position(key: _Key, row: AnyRow) -> Any:
-    value = {"id": row.id, "price": row.min_price_cents, "rating": str(row.rating_avg)}.get(key.name)
-    return row.rank if key.name == "rank" else value
+    value = {"id": row[_ID], "price": row[_PRICE], "rating": str(row[_RATING])}.get(key.name)
+    return row[_RANK] if key.name == "rank" else value
 
 
 _INT_RANGES = {"id": (1, MAX_ID), "price": (0, MAX_CENTS)}

@@ -199,8 +199,7 @@ def delete_category(path: CategoryPath) -> Result:
 # --- serialisation ---------------------------------------------------------------------------
 def _listing(query: ProductQuery) -> Response:
     session = get_session()
-    in_stock = inventory.in_stock_condition() if query.stock_only else None  # built only when filtered on
-    page = listing.list_products(session, query, in_stock=in_stock)
+    page = listing.list_products(session, query, in_stock=inventory.in_stock_condition())
     available = inventory.availability(session, page.variant_ids())
     body: dict[str, Any] = {"items": _listed_products(page, available)}
     if page.total is not None:

@@ -6,6 +6,7 @@ re-checks the rule on the locked row, so no check-then-act window exists.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,7 +17,7 @@ from shopwright.catalog import service as catalog
 from shopwright.catalog.errors import VariantNotFound
 from shopwright.catalog.models import Product, Variant
 from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
-from shopwright.db import MAX_ID, id_among, is_postgres, table_of
+from shopwright.db import MAX_ID, Prepared, id_among, is_postgres, table_of
 from shopwright.errors import InvalidRequest
 from shopwright.inventory.errors import OutOfStock, StockBelowReserved
 from shopwright.inventory.models import StockLevel
@@ -31,18 +32,18 @@ StockRow = Row[int, int, str, str, str, int, int, int]
 # DML machinery is skipped; `updated_at` still gets its onupdate value. "units" and "variant" are
 # bound names: a column's own name is reserved for its SET value.
 _STOCK = table_of(StockLevel)
-_RELEASE = (
+_RELEASE = Prepared(
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"))
     .values(reserved=_STOCK.c.reserved - bindparam("units"))
 )
-_SELL_RESERVED = (
+_SELL_RESERVED = Prepared(
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"), _STOCK.c.reserved >= bindparam("units"))
     .values(quantity=_STOCK.c.quantity - bindparam("units"), reserved=_STOCK.c.reserved - bindparam("units"))
     .returning(_STOCK.c.variant_id)
 )
-_RESTOCK = (
+_RESTOCK = Prepared(
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"))
     .values(quantity=_STOCK.c.quantity + bindparam("units"))
@@ -112,7 +113,7 @@ def release(session: Session, quantities: Mapping[int, int]) -> int:
     # so they queue instead of deadlocking.
     for variant_id, quantity in sorted(quantities.items()):
         if quantity > 0:
-            session.execute(_RELEASE, {"variant": variant_id, "units": quantity})
+            _RELEASE.rows(session, {"variant": variant_id, "units": quantity})
     return sum(quantities.values())
 
 
@@ -120,7 +121,7 @@ def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
     """Turn reserved units into sold ones; runs inside the caller's transaction."""
     # One statement per line, not an executemany: each row's RETURNING says which line lacks its reservation.
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
-        sold = session.execute(_SELL_RESERVED, {"variant": variant_id, "units": quantity}).first()
+        sold = _SELL_RESERVED.first(session, {"variant": variant_id, "units": quantity})
         if sold is None:  # the reservation accounting is broken: refuse rather than oversell
             raise _out_of_stock(session, variant_id, quantity)
 
@@ -147,7 +148,7 @@ def restock(session: Session, quantities: Mapping[int, int]) -> None:
     """Put sold units back (cancelled or reduced orders); runs inside the caller's transaction."""
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         if quantity > 0:
-            session.execute(_RESTOCK, {"variant": variant_id, "units": quantity})
+            _RESTOCK.rows(session, {"variant": variant_id, "units": quantity})
 
 
 def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
@@ -245,22 +246,24 @@ def availability(session: Session, variant_ids: Iterable[int]) -> dict[int, int]
     ids = list(variant_ids)
     if not ids:
         return {}
-    statement = _AVAILABILITY[is_postgres(session)]
-    rows = session.execute(statement, {"variant_ids": ids}).all()
+    rows = _AVAILABILITY[is_postgres(session)].rows(session, {"variant_ids": ids})
     return {variant_id: int(available) for variant_id, available in rows}
 
 
 # Built once per dialect (True: PostgreSQL): product lists call availability() on every request.
 _AVAILABILITY = {
-    postgres: select(StockLevel.variant_id, StockLevel.quantity - StockLevel.reserved).where(
-        id_among(StockLevel.variant_id, "variant_ids", postgres)
+    postgres: Prepared(
+        select(_STOCK.c.variant_id, _STOCK.c.quantity - _STOCK.c.reserved).where(
+            id_among(_STOCK.c.variant_id, "variant_ids", postgres)
+        )
     )
     for postgres in (True, False)
 }
 
 
+@functools.cache
 def in_stock_condition() -> ColumnElement[bool]:
-    """Return a condition on products: some active variant has units available."""
+    """Return a condition on products: some active variant has units available (one object, built once)."""
     return exists().where(
         Variant.product_id == Product.id,
         Variant.is_active,

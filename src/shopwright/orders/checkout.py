@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from shopwright import idempotency, outbox
 from shopwright.cart import checkout as cart_checkout
 from shopwright.cart.checkout import CheckoutLine
-from shopwright.db import table_of, utcnow
+from shopwright.db import Prepared, table_of, utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.orders.errors import (
@@ -42,11 +42,11 @@ ORDER_CREATED = "order.created"
 # response is rendered from transient Order and OrderItem objects that never enter the session.
 _ORDERS = table_of(Order)
 _ITEMS = table_of(OrderItem)
-_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_INSERT_ORDER = Prepared(insert(_ORDERS).returning(_ORDERS.c.id))
 # One batched statement for all lines; ids come back with their variant (unique within an order), so
 # matching them to lines does not depend on the order of RETURNING rows.
 _INSERT_ITEMS = insert(_ITEMS).returning(_ITEMS.c.id, _ITEMS.c.variant_id)
-_RETOTAL = update(_ORDERS).where(_ORDERS.c.id == bindparam("order"))  # SET: the parameters' columns
+_RETOTAL = Prepared(update(_ORDERS).where(_ORDERS.c.id == bindparam("order")))  # SET: the parameters' columns
 
 
 def place_order(
@@ -106,7 +106,7 @@ def _insert_order(
         "updated_at": now,
         **asdict(compute_totals(rules, subtotal, 0, country)),
     }
-    order_id = session.execute(_INSERT_ORDER, values).scalar_one()
+    order_id = _INSERT_ORDER.first(session, values)[0]
     items = [_item_values(order_id, line) for line in lines]
     ids = {variant_id: item_id for item_id, variant_id in session.execute(_INSERT_ITEMS, items)}
     return Order(
@@ -141,7 +141,7 @@ def _redeem_voucher(session: Session, order: Order, code: str, rules: PricingRul
     totals = compute_totals(rules, order.subtotal_cents, discount, order.shipping_country)
     _apply(order, totals)
     order.updated_at = utcnow()
-    session.execute(_RETOTAL, {"order": order.id, "updated_at": order.updated_at, **asdict(totals)})
+    _RETOTAL.rows(session, {"order": order.id, "updated_at": order.updated_at, **asdict(totals)})
 
 
 def update_order_items(
