@@ -133,20 +133,21 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str:
     return url
 
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, bool], Engine] = {}
 
 
-def engine_for(url: str) -> Engine:
-    """Return one shared engine per database URL."""
-    if url not in _engines:
-        _engines[url] = make_engine(url, pool_size=20)
-    return _engines[url]
+def engine_for(url: str, *, autocommit: bool = False) -> Engine:
+    """Return one shared engine per database URL (and one of autocommit connections for reads)."""
+    if (url, autocommit) not in _engines:
+        _engines[url, autocommit] = make_engine(url, pool_size=20, autocommit=autocommit)
+    return _engines[url, autocommit]
 
 
 def _dispose_engines(url: str) -> None:
-    engine = _engines.pop(url, None)
-    if engine is not None:
-        engine.dispose()
+    for autocommit in (False, True):
+        engine = _engines.pop((url, autocommit), None)
+        if engine is not None:
+            engine.dispose()
 
 
 @pytest.fixture
@@ -289,7 +290,10 @@ def make_app(
             "EMAIL_OUTBOX_DIR": str(tmp_path),
         }
         settings = make_settings(database_url, **{**email, **overrides})
-        return create_app(settings, sessions=make_sessionmaker(committed_db))
+        # Catalog reads go through autocommit connections on PostgreSQL, as in production.
+        postgres = committed_db.dialect.name == "postgresql"
+        reads = make_sessionmaker(engine_for(database_url, autocommit=True)) if postgres else None
+        return create_app(settings, sessions=make_sessionmaker(committed_db), read_sessions=reads)
 
     return build
 

@@ -31,7 +31,13 @@ from shopwright.admin import routes as admin_routes
 from shopwright.cart import routes as cart_routes
 from shopwright.catalog import routes as catalog_routes
 from shopwright.config import Settings
-from shopwright.db import close_session, get_session, make_engine, make_sessionmaker
+from shopwright.db import (
+    close_session,
+    get_session,
+    make_engine,
+    make_read_sessionmaker,
+    make_sessionmaker,
+)
 from shopwright.errors import (
     ShopError,
     as_response,
@@ -59,6 +65,7 @@ def create_app(
     settings: Settings | None = None,
     sessions: sessionmaker[Session] | None = None,
     email_sender: EmailSender | None = None,
+    read_sessions: sessionmaker[Session] | None = None,
 ) -> Flask:
     """Build a configured Shopwright app; tests pass their own settings, sessions or email sender."""
     settings = settings or Settings()
@@ -88,6 +95,7 @@ def create_app(
     app.session_interface = _NoCookieSession()
     app.extensions["shopwright.settings"] = settings
     app.extensions["shopwright.sessions"] = sessions
+    app.extensions["shopwright.read_sessions"] = read_sessions or make_read_sessionmaker(settings, sessions)
     app.extensions["shopwright.gateway"] = make_gateway(settings, settings.PAYMENT_PROVIDER)
     if settings.TRUSTED_PROXY_COUNT:
         n = settings.TRUSTED_PROXY_COUNT

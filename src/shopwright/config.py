@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     APP_ENV: Literal["development", "test", "production"] = "development"
     DATABASE_URL: str = "sqlite:///instance/shopwright.db"
+    # Public catalog reads: a streaming replica; unset, the primary through autocommit connections.
+    DATABASE_READ_URL: str | None = None
     DATABASE_POOL_SIZE: int = 10
     DATABASE_ECHO: bool = False
     DATABASE_POOL_PRE_PING: bool = False
@@ -96,12 +98,12 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("DATABASE_URL")
+    @field_validator("DATABASE_URL", "DATABASE_READ_URL")
     @classmethod
-    def _psycopg3_driver(cls, value: str) -> str:
+    def _psycopg3_driver(cls, value: str | None) -> str | None:
         # SQLAlchemy maps a bare postgresql:// to psycopg2, which we do not ship.
         for prefix in ("postgresql://", "postgres://"):
-            if value.startswith(prefix):
+            if value is not None and value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
 

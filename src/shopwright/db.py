@@ -77,8 +77,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = False) -> Engine:
-    """Create the engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: bool = False, autocommit: bool = False
+) -> Engine:
+    """Create the engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
+
+    `autocommit` (PostgreSQL): every connection runs each statement on its own, for read-only sessions.
+    """
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -89,8 +94,15 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, pre_ping: 
         return engine
     # Pre-ping costs a round trip on every checkout; by default a dropped connection is instead
     # detected on use (SQLAlchemy then invalidates the pool) and connections are recycled hourly.
+    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping, pool_recycle=3600
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=pre_ping,
+        pool_recycle=3600,
+        **options,
     )
 
 
@@ -271,6 +283,21 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def make_read_sessionmaker(settings: Settings, sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Return the session factory of public catalog reads: a replica, or autocommit connections.
+
+    A read that is its own statements needs no transaction: an autocommit connection saves the BEGIN
+    and COMMIT round trips of every product page (each statement of a READ COMMITTED transaction sees
+    its own snapshot anyway). On SQLite, reads share the sessions of writes.
+    """
+    url = settings.DATABASE_READ_URL or settings.DATABASE_URL
+    if url.startswith("sqlite"):
+        return sessions
+    pool_size = settings.DATABASE_POOL_SIZE
+    engine = make_engine(url, pool_size=pool_size, echo=settings.DATABASE_ECHO, autocommit=True)
+    return make_sessionmaker(engine)
+
+
 # --- after-commit hooks -------------------------------------------------------------------------
 _HOOKS_KEY = "shopwright.after_commit"
 
@@ -294,6 +321,7 @@ def _drop_after_commit_hooks(session: Session, _previous: Any) -> None:
 
 # --- request scope (the only Flask-aware part of this module) ---------------------------------
 _SESSIONS_KEY = "shopwright.sessions"
+_READ_SESSIONS_KEY = "shopwright.read_sessions"
 
 
 def get_session() -> Session:
@@ -303,6 +331,16 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions[_SESSIONS_KEY]()
     session: Session = g.db_session
+    return session
+
+
+def get_read_session() -> Session:
+    """Return this request's session for public catalog reads (make_read_sessionmaker); never write on it."""
+    from flask import current_app, g
+
+    if "db_read_session" not in g:
+        g.db_read_session = current_app.extensions[_READ_SESSIONS_KEY]()
+    session: Session = g.db_read_session
     return session
 
 
@@ -318,6 +356,9 @@ def close_session(error: BaseException | None = None) -> None:
     """Close this request's session: a clean read transaction ends with COMMIT, anything else rolls back."""
     from flask import g
 
+    read_session: Session | None = g.pop("db_read_session", None)
+    if read_session is not None:
+        read_session.close()
     session: Session | None = g.pop("db_session", None)
     if session is None:
         return

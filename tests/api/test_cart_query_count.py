@@ -36,7 +36,7 @@ def _shopper_with_lines(shop: Shop, client: FlaskClient, lines: int) -> tuple[Sh
 def test_cart_statements_do_not_grow_with_its_lines(
     shop: Shop, client: FlaskClient, committed_db: Engine
 ) -> None:
-    log = StatementLog(committed_db)
+    log = StatementLog([committed_db])
     budgets = []
     for lines in (1, 25):
         shopper, extra = _shopper_with_lines(shop, client, lines)

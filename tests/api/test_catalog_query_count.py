@@ -31,10 +31,10 @@ def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> It
 
 
 class StatementLog:
-    """Records every SQL statement the engine sends while it is active."""
+    """Records every SQL statement the engines send while it is active."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engines: list[Engine]) -> None:
+        self.engines = engines
         self.statements: list[str] = []
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -43,17 +43,21 @@ class StatementLog:
     def count(self, action: Callable[[], Any]) -> int:
         """Run `action` and return how many statements it sent."""
         self.statements = []
-        event.listen(self.engine, "before_cursor_execute", self._record)
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._record)
         try:
             action()
         finally:
-            event.remove(self.engine, "before_cursor_execute", self._record)
+            for engine in self.engines:
+                event.remove(engine, "before_cursor_execute", self._record)
         return len(self.statements)
 
 
 @pytest.fixture
-def log(committed_db: Engine) -> StatementLog:
-    return StatementLog(committed_db)
+def log(app: Flask, committed_db: Engine) -> StatementLog:
+    # Catalog reads use the app's read sessions (autocommit connections on PostgreSQL), writes the other.
+    reads: Engine = app.extensions["shopwright.read_sessions"].kw["bind"]
+    return StatementLog(list({committed_db, reads}))
 
 
 def _begin(committed_db: Engine) -> int:

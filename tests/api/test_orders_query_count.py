@@ -34,7 +34,7 @@ def _buyer_with_lines(shop: Shop, client: FlaskClient, lines: int) -> Buyer:
 def test_checkout_costs_a_constant_plus_one_statement_per_line(
     shop: Shop, client: FlaskClient, committed_db: Engine
 ) -> None:
-    log = StatementLog(committed_db)
+    log = StatementLog([committed_db])
     costs = {}
     for lines in (1, 10):
         buyer = _buyer_with_lines(shop, client, lines)
@@ -50,7 +50,7 @@ def test_checkout_costs_a_constant_plus_one_statement_per_line(
 def test_order_history_reads_a_constant_number_of_statements(
     shop: Shop, client: FlaskClient, committed_db: Engine
 ) -> None:
-    log = StatementLog(committed_db)
+    log = StatementLog([committed_db])
     buyer = _buyer_with_lines(shop, client, 3)
     buyer.ordered()
     read = lambda: buyer.client.get(ORDERS, headers=buyer.account.headers)  # noqa: E731

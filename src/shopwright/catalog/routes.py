@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 from flask_openapi import APIBlueprint, Tag
+from sqlalchemy.orm import Session
 
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id, login_required
 from shopwright.catalog import listing, reviews, service
@@ -30,7 +31,7 @@ from shopwright.catalog.schemas import (
     VariantPath,
     VariantUpdate,
 )
-from shopwright.db import get_session
+from shopwright.db import get_read_session, get_session
 from shopwright.inventory import service as inventory
 from shopwright.orders import purchases
 from shopwright.schemas import LimitQuery, iso_utc
@@ -55,8 +56,8 @@ def list_products(query: ProductQuery) -> Result:
     "/<int:product_id>", summary="Get a product with variants and availability", responses={200: ProductOut}
 )
 def get_product(path: ProductPath) -> Result:
-    product = service.get_product(get_session(), path.product_id)
-    return _products_out([product])[0]
+    session = get_read_session()
+    return _products_out(session, [service.get_product(session, path.product_id)])[0]
 
 
 @products_bp.get(
@@ -64,7 +65,7 @@ def get_product(path: ProductPath) -> Result:
 )
 def list_reviews(path: ProductPath, query: LimitQuery) -> Result:
     items, next_cursor = reviews.list_reviews(
-        get_session(), path.product_id, limit=query.limit, cursor=query.cursor
+        get_read_session(), path.product_id, limit=query.limit, cursor=query.cursor
     )
     return {
         "items": [ReviewOut.model_validate(r).model_dump(mode="json") for r in items],
@@ -92,18 +93,15 @@ def add_review(path: ProductPath, body: ReviewCreate) -> Result:
     responses={200: ProductOut},
 )
 def recommendations(path: ProductPath) -> Result:
-    session = get_session()
+    session = get_read_session()
     ranked = purchases.recommendation_ranking(session, path.product_id, limit=RECOMMENDATIONS)
-    return {
-        "items": _products_out(
-            reviews.recommend(session, path.product_id, preferred=ranked, limit=RECOMMENDATIONS)
-        )
-    }
+    products = reviews.recommend(session, path.product_id, preferred=ranked, limit=RECOMMENDATIONS)
+    return {"items": _products_out(session, products)}
 
 
 @categories_bp.get("", summary="The category tree", responses={200: CategoryNode})
 def category_tree() -> Result:
-    return {"items": _tree(service.list_categories(get_session()))}
+    return {"items": _tree(service.list_categories(get_read_session()))}
 
 
 @categories_bp.get(
@@ -124,7 +122,8 @@ def category_products(path: CategoryPath, query: ProductQuery) -> Result:
 )
 @admin_required
 def create_product(body: ProductCreate) -> Result:
-    return _products_out([inventory.create_product(get_session(), body)])[0], 201
+    session = get_session()
+    return _products_out(session, [inventory.create_product(session, body)])[0], 201
 
 
 @products_bp.put(
@@ -135,7 +134,8 @@ def create_product(body: ProductCreate) -> Result:
 )
 @admin_required
 def update_product(path: ProductPath, body: ProductUpdate) -> Result:
-    return _products_out([inventory.update_product(get_session(), path.product_id, body)])[0]
+    session = get_session()
+    return _products_out(session, [inventory.update_product(session, path.product_id, body)])[0]
 
 
 @products_bp.delete(
@@ -198,7 +198,7 @@ def delete_category(path: CategoryPath) -> Result:
 
 # --- serialisation ---------------------------------------------------------------------------
 def _listing(query: ProductQuery) -> Response:
-    session = get_session()
+    session = get_read_session()
     page = listing.list_products(session, query, in_stock=inventory.in_stock_condition())
     available = inventory.availability(session, page.variant_ids())
     body: dict[str, Any] = {"items": _listed_products(page, available)}
@@ -217,8 +217,8 @@ def _with_etag(body: dict[str, Any]) -> Response:
     return response
 
 
-def _products_out(products: Sequence[Product]) -> list[dict[str, Any]]:
-    available = inventory.availability(get_session(), (v.id for p in products for v in p.variants))
+def _products_out(session: Session, products: Sequence[Product]) -> list[dict[str, Any]]:
+    available = inventory.availability(session, (v.id for p in products for v in p.variants))
     return [_product_out(p, available) for p in products]
 
 

@@ -7,8 +7,10 @@ Lock order: the customer's cart row, the voucher row, then stock rows in ascendi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
@@ -33,19 +35,73 @@ from shopwright.orders.service import has_live_payment, lock_order
 from shopwright.orders.status import PENDING
 from shopwright.promotions import service as promotions
 
-Render = Callable[[Order], dict[str, Any]]
 ORDER_CREATED = "order.created"
 
 
+@dataclass(slots=True)
+class PlacedItem:
+    """A line as checkout inserted it."""
+
+    id: int
+    order_id: int
+    product_id: int
+    variant_id: int
+    name: str
+    variant_name: str
+    sku: str
+    unit_price_cents: int
+    unit_cost_cents: int
+    quantity: int
+    line_total_cents: int
+
+
+@dataclass(slots=True)
+class PlacedOrder:
+    """An order as checkout inserted it: the attributes of Order that a response shows, no ORM state."""
+
+    id: int
+    user_id: int
+    status: str
+    currency: str
+    voucher_code: str | None
+    shipping_address: str | dict[str, Any]
+    shipping_country: str | None
+    created_at: datetime
+    updated_at: datetime
+    subtotal_cents: int
+    discount_cents: int
+    shipping_cents: int
+    tax_cents: int
+    total_cents: int
+    items: list[PlacedItem] = field(default_factory=list)
+    paid_at: datetime | None = None
+    shipped_at: datetime | None = None
+    delivered_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    refunded_at: datetime | None = None
+
+
+Render = Callable[[PlacedOrder], dict[str, Any]]
+
 # Checkout writes through Core statements built once, not the ORM unit of work: a flush (change
-# tracking, identity map, per-object bookkeeping) cost more CPU than the INSERTs themselves. The
-# response is rendered from transient Order and OrderItem objects that never enter the session.
+# tracking, identity map, per-object bookkeeping) cost more CPU than the INSERTs themselves, and
+# so did building transient Order objects to render (≈ 0.2 ms): the response reads a PlacedOrder.
 _ORDERS = table_of(Order)
 _ITEMS = table_of(OrderItem)
 _INSERT_ORDER = Prepared(insert(_ORDERS).returning(_ORDERS.c.id))
-# One batched statement for all lines; ids come back with their variant (unique within an order), so
-# matching them to lines does not depend on the order of RETURNING rows.
-_INSERT_ITEMS = insert(_ITEMS).returning(_ITEMS.c.id, _ITEMS.c.variant_id)
+_ITEM_COLUMNS = tuple(f.name for f in fields(PlacedItem) if f.name != "id")  # = _item_values' keys
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_items(lines: int) -> Prepared:
+    """Return one INSERT of `lines` rows (parameters `<column>_<n>`), built and compiled once per size."""
+    rows: list[dict[str, Any]] = [
+        {key: bindparam(f"{key}_{n}") for key in _ITEM_COLUMNS} for n in range(lines)
+    ]
+    # Ids come back with their variant (unique within an order): RETURNING's row order does not matter.
+    return Prepared(insert(_ITEMS).values(rows).returning(_ITEMS.c.id, _ITEMS.c.variant_id))
+
+
 _RETOTAL = Prepared(update(_ORDERS).where(_ORDERS.c.id == bindparam("order")))  # SET: the parameters' columns
 
 
@@ -87,8 +143,8 @@ def _insert_order(
     lines: list[CheckoutLine],
     rules: PricingRules,
     country: str | None,
-) -> Order:
-    """Insert a pending order and its lines; return them as transient objects to render."""
+) -> PlacedOrder:
+    """Insert a pending order and its lines; return them to render."""
     address = data.delivery_address
     subtotal = sum(line.unit_price_cents * line.quantity for line in lines)
     now = utcnow()
@@ -108,9 +164,10 @@ def _insert_order(
     }
     order_id = _INSERT_ORDER.first(session, values)[0]
     items = [_item_values(order_id, line) for line in lines]
-    ids = {variant_id: item_id for item_id, variant_id in session.execute(_INSERT_ITEMS, items)}
-    return Order(
-        id=order_id, **values, items=[OrderItem(id=ids[item["variant_id"]], **item) for item in items]
+    params = {f"{key}_{n}": value for n, item in enumerate(items) for key, value in item.items()}
+    ids = {variant_id: item_id for item_id, variant_id in _insert_items(len(items)).rows(session, params)}
+    return PlacedOrder(
+        id=order_id, **values, items=[PlacedItem(id=ids[item["variant_id"]], **item) for item in items]
     )
 
 
@@ -129,7 +186,7 @@ def _item_values(order_id: int, line: CheckoutLine) -> dict[str, Any]:
     }
 
 
-def _redeem_voucher(session: Session, order: Order, code: str, rules: PricingRules) -> None:
+def _redeem_voucher(session: Session, order: PlacedOrder, code: str, rules: PricingRules) -> None:
     discount = promotions.redeem_voucher(
         session,
         code,
@@ -199,7 +256,7 @@ def _check_ships_to(rules: PricingRules, country: str | None) -> None:
     )
 
 
-def _apply(order: Order, totals: Totals) -> None:
+def _apply(order: Order | PlacedOrder, totals: Totals) -> None:
     order.subtotal_cents = totals.subtotal_cents
     order.discount_cents = totals.discount_cents
     order.shipping_cents = totals.shipping_cents

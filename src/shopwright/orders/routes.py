@@ -25,7 +25,9 @@ bp = APIBlueprint(
 Result = tuple[dict[str, Any], int, dict[str, str]] | tuple[dict[str, Any], int] | dict[str, Any]
 
 
-def render_order(order: Order, payments: list[Payment] | None = None) -> dict[str, Any]:
+def render_order(
+    order: Order | checkout.PlacedOrder, payments: list[Payment] | None = None
+) -> dict[str, Any]:
     """Serialise an order (lines loaded) with its payment attempts."""
     out = OrderOut.model_validate(order).model_dump(mode="json", exclude={"payments"})
     out["payments"] = [OrderPaymentOut.model_validate(p).model_dump(mode="json") for p in payments or []]
