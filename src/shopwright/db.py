@@ -69,6 +69,8 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -95,7 +97,7 @@ def make_engine(
     # Pre-ping costs a round trip on every checkout; by default a dropped connection is instead
     # detected on use (SQLAlchemy then invalidates the pool) and connections are recycled hourly.
     options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
@@ -104,6 +106,15 @@ def make_engine(
         pool_recycle=3600,
         **options,
     )
+    event.listen(engine, "connect", _utc_session)
+    return engine
+
+
+def _utc_session(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Timestamps then arrive in UTC with psycopg's datetime.UTC, which UTCDateTime and the API's
+    # formatting pass through as they are (with another zone, every value was converted twice).
+    dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -255,8 +266,12 @@ class _Compiled:
             cursor.close()
         if not self.results:
             return rows
-        processors = self.results
-        return [tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in rows]
+        for index, row in enumerate(rows):
+            processed = list(row)
+            for column, process in self.results:
+                processed[column] = process(processed[column])
+            rows[index] = tuple(processed)
+        return rows
 
     def _result_processors(self, dialect: Dialect, description: Any) -> list[Any]:
         # As SQLAlchemy does: a type's processor may depend on the driver's type code (numeric, float).
@@ -264,7 +279,7 @@ class _Compiled:
             column.type.dialect_impl(dialect).result_processor(dialect, field.type_code)
             for column, field in zip(self.columns, description, strict=True)
         ]
-        return processors if any(processors) else []
+        return [(index, process) for index, process in enumerate(processors) if process is not None]
 
 
 _UNCOMPILED: Any = object()
@@ -294,7 +309,13 @@ def make_read_sessionmaker(settings: Settings, sessions: sessionmaker[Session]) 
     if url.startswith("sqlite"):
         return sessions
     pool_size = settings.DATABASE_POOL_SIZE
-    engine = make_engine(url, pool_size=pool_size, echo=settings.DATABASE_ECHO, autocommit=True)
+    engine = make_engine(
+        url,
+        pool_size=pool_size,
+        echo=settings.DATABASE_ECHO,
+        pre_ping=settings.DATABASE_POOL_PRE_PING,
+        autocommit=True,
+    )
     return make_sessionmaker(engine)
 
 

@@ -14,7 +14,9 @@ T = TypeVar("T")
 
 def iso_utc(value: datetime) -> str:
     """Format a timestamp as the API sends it: ISO 8601 in UTC with a `Z` offset."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # what the database hands back already is (db.UTCDateTime)
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 # Timestamps leave the API as ISO 8601 in UTC with a `Z` offset.

@@ -20,6 +20,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
@@ -62,6 +63,8 @@ def _insert(session: Session, **values: Any) -> int:
 
 
 def test_rows_equal_what_sqlalchemy_returns(session: Session) -> None:
+    # Connections run in UTC (db.make_engine); in another zone UTCDateTime's result processor converts.
+    session.execute(text("SET LOCAL TIME ZONE 'Europe/Paris'"))
     thing = _insert(session, qty=3)
 
     fast = _SELECT.first(session, {"id": thing})
@@ -70,7 +73,7 @@ def test_rows_equal_what_sqlalchemy_returns(session: Session) -> None:
     assert _SELECT._compiled  # the first run compiled it: this went through psycopg directly
     assert fast == tuple(slow)
     assert fast[1:5] == ("a", Decimal("1.25"), 3, AT)
-    assert fast[4].tzinfo is UTC  # UTCDateTime's result processor ran
+    assert fast[4].tzinfo is UTC  # UTCDateTime's result processor ran (psycopg gave Europe/Paris)
 
 
 def test_python_side_defaults_and_onupdate_are_applied(session: Session) -> None:
