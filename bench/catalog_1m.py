@@ -176,7 +176,7 @@ def time_requests(port: int, path: str, n: int) -> tuple[float, float, float, in
 def explain(path: str) -> str:
     """Capture the product-list SQL of one in-process request and EXPLAIN ANALYZE it."""
     app = create_app(Settings(DATABASE_URL=URL, SECRET_KEY=SECRET, APP_ENV="production", LOG_LEVEL="WARNING"))
-    engine = app.extensions["shopwright.sessions"].kw["bind"]
+    engine = app.extensions["shopwright.read_sessions"].kw["bind"]  # public catalog reads go there
     captured: list[tuple[str, Any]] = []
 
     def capture(
@@ -188,7 +188,8 @@ def explain(path: str) -> str:
     event.listen(engine, "before_cursor_execute", capture)
     app.test_client().get(path)
     event.remove(engine, "before_cursor_execute", capture)
-    engine.dispose()
+    for sessions in ("shopwright.sessions", "shopwright.read_sessions"):
+        app.extensions[sessions].kw["bind"].dispose()
     if not captured:
         return "(no product-list statement captured)"
     statement, parameters = captured[0]
