@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,23 +39,6 @@ ORDER_CREATED = "order.created"
 
 
 @dataclass(slots=True)
-class PlacedItem:
-    """A line as checkout inserted it."""
-
-    id: int
-    order_id: int
-    product_id: int
-    variant_id: int
-    name: str
-    variant_name: str
-    sku: str
-    unit_price_cents: int
-    unit_cost_cents: int
-    quantity: int
-    line_total_cents: int
-
-
-@dataclass(slots=True)
 class PlacedOrder:
     """An order as checkout inserted it: the attributes of Order that a response shows, no ORM state."""
 
@@ -73,7 +56,7 @@ class PlacedOrder:
     shipping_cents: int
     tax_cents: int
     total_cents: int
-    items: list[PlacedItem] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)  # order_items' columns
     paid_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None
@@ -89,7 +72,7 @@ Render = Callable[[PlacedOrder], dict[str, Any]]
 _ORDERS = table_of(Order)
 _ITEMS = table_of(OrderItem)
 _INSERT_ORDER = Prepared(insert(_ORDERS).returning(_ORDERS.c.id))
-_ITEM_COLUMNS = tuple(f.name for f in fields(PlacedItem) if f.name != "id")  # = _item_values' keys
+_ITEM_COLUMNS = tuple(column.key for column in _ITEMS.c if column.key != "id")  # = _item_values' keys
 
 
 @functools.lru_cache(maxsize=64)
@@ -167,7 +150,7 @@ def _insert_order(
     params = {f"{key}_{n}": value for n, item in enumerate(items) for key, value in item.items()}
     ids = {variant_id: item_id for item_id, variant_id in _insert_items(len(items)).rows(session, params)}
     return PlacedOrder(
-        id=order_id, **values, items=[PlacedItem(id=ids[item["variant_id"]], **item) for item in items]
+        id=order_id, **values, items=[{"id": ids[item["variant_id"]], **item} for item in items]
     )
 
 
