@@ -163,8 +163,8 @@ class Prepared:
     with psycopg on the session's own connection, inside the session's transaction, applying the bind
     and result processors of its column types exactly as SQLAlchemy would, and turning driver errors
     into SQLAlchemy's (IntegrityError stays IntegrityError). On SQLite, or while anybody listens to the
-    engine's statements (echo, query counters, tracing), it runs through `session.execute` as usual.
-    Statements with SQL-side defaults computed in Python or expanding parameters always take that path.
+    engine's statements (echo, query counters, tracing), it runs through `session.execute` as usual;
+    so do statements with expanding parameters or with column defaults that are SQL expressions.
     """
 
     __slots__ = ("_compiled", "statement")
