@@ -1,4 +1,5 @@
-"""Flask commands: `flask db …`, create-admin, seed-db, deliver-events, expire-carts, cancel-unpaid-orders."""
+"""Flask commands: `flask db …`, create-admin, seed-db, deliver-events, expire-carts, cancel-unpaid-orders,
+reconcile-payments."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from shopwright import seed
 from shopwright.accounts import seed as account_seed
 from shopwright.cart import service as cart
 from shopwright.config import Settings
-from shopwright.orders import cancellation
+from shopwright.orders import cancellation, payment
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 db_group = AppGroup("db", help="Database migrations (Alembic).")
@@ -131,8 +132,18 @@ def cancel_unpaid_orders() -> None:
     click.echo(f"Cancelled {cancelled} unpaid order(s)")
 
 
+@click.command("reconcile-payments")
+@with_appcontext
+def reconcile_payments() -> None:
+    """Settle payments stuck `processing` (a lost answer, no webhook) with the provider's record."""
+    with current_app.extensions["shopwright.sessions"]() as session:
+        done = payment.reconcile_payments(session, current_app.extensions["shopwright.gateway"])
+    click.echo(f"Asked the provider about {done.checked} stuck payment(s); settled {done.settled}")
+
+
 def register(app: Flask) -> None:
     """Add the commands to the app's CLI."""
     app.cli.add_command(db_group)
-    for cmd in (create_admin, seed_db, deliver_events, expire_carts, cancel_unpaid_orders):
+    commands = (create_admin, seed_db, deliver_events, expire_carts, cancel_unpaid_orders, reconcile_payments)
+    for cmd in commands:
         app.cli.add_command(cmd)

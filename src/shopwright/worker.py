@@ -30,6 +30,8 @@ DELIVER_EVENTS = "shopwright.deliver_events"
 EXPIRE_CARTS = "shopwright.expire_carts"
 CANCEL_UNPAID_ORDERS = "shopwright.cancel_unpaid_orders"
 PURGE_IDEMPOTENCY_KEYS = "shopwright.purge_idempotency_keys"
+RECONCILE_PAYMENTS = "shopwright.reconcile_payments"
+RECONCILE_EVERY_SECONDS = 300
 # Relative to the working directory, like the other instance/ files (writable in the Docker image).
 BEAT_SCHEDULE_FILE = "instance/celerybeat-schedule"
 # One run delivers at most this many events; a backlog spreads over the next runs and workers.
@@ -69,6 +71,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": CANCEL_UNPAID_ORDERS,
                 "schedule": float(every_carts),
                 "options": {"expires": every_carts},
+            },
+            # Payments whose answer was lost: their orders can be neither paid nor cancelled until settled.
+            "reconcile-payments": {
+                "task": RECONCILE_PAYMENTS,
+                "schedule": float(RECONCILE_EVERY_SECONDS),
+                "options": {"expires": RECONCILE_EVERY_SECONDS},
             },
             "purge-idempotency-keys": {
                 "task": PURGE_IDEMPOTENCY_KEYS,
@@ -132,6 +140,18 @@ def cancel_unpaid_orders() -> int:
     if cancelled:
         log.info("orders.unpaid_cancelled", orders=cancelled)
     return cancelled
+
+
+@shared_task(name=RECONCILE_PAYMENTS)  # type: ignore[untyped-decorator]
+def reconcile_payments() -> dict[str, int]:
+    """Settle payments stuck `processing` with what the payment provider knows; return the counts."""
+    from shopwright.orders import payment  # imported on use, like expire_carts
+
+    with current_app.extensions["shopwright.sessions"]() as session:
+        done = payment.reconcile_payments(session, current_app.extensions["shopwright.gateway"])
+    if done.checked:
+        log.info("payments.reconciled", checked=done.checked, settled=done.settled)
+    return {"checked": done.checked, "settled": done.settled}
 
 
 @shared_task(name=PURGE_IDEMPOTENCY_KEYS)  # type: ignore[untyped-decorator]

@@ -53,11 +53,19 @@ class FakeStripe:
 
 def _handler(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path, _, query = self.path.partition("?")
+            form = {key: values[0] for key, values in parse_qs(query, keep_blank_values=True).items()}
+            self._answer("GET", path, form)
+
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             form = {key: values[0] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-            fake.seen.append(Seen("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, form))
-            answers = fake.replies.get(self.path) or [(404, {"error": {"type": "invalid_request_error"}})]
+            self._answer("POST", self.path, form)
+
+        def _answer(self, method: str, path: str, form: dict[str, str]) -> None:
+            fake.seen.append(Seen(method, path, {k.lower(): v for k, v in self.headers.items()}, form))
+            answers = fake.replies.get(path) or [(404, {"error": {"type": "invalid_request_error"}})]
             status, body = answers.pop(0) if len(answers) > 1 else answers[0]
             payload = json.dumps(body).encode()
             self.send_response(status)
@@ -124,6 +132,7 @@ def test_a_charge_creates_and_confirms_a_payment_intent(fake: FakeStripe, gatewa
         "automatic_payment_methods[enabled]": "true",
         "automatic_payment_methods[allow_redirects]": "never",
         "metadata[payment_id]": "7",
+        "metadata[shopwright_key]": "shopwright-payment-7",
     }
     assert request.headers["idempotency-key"] == "shopwright-payment-7"
     assert request.headers["authorization"] == f"Bearer {API_KEY}"
@@ -374,3 +383,52 @@ def test_make_gateway_builds_stripe_from_settings(fake: FakeStripe) -> None:
 def test_stripe_without_its_keys_is_refused_at_startup() -> None:
     with pytest.raises(ValueError, match="STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET must be set"):
         Settings(_env_file=None, PAYMENT_PROVIDER="stripe", STRIPE_SECRET_KEY=API_KEY)  # type: ignore[call-arg]
+
+
+# --- finding a charge whose answer was lost -----------------------------------------------------
+def _search(*intents: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "object": "search_result",
+        "data": list(intents),
+        "has_more": False,
+        "url": "/v1/payment_intents/search",
+    }
+
+
+def test_find_charge_searches_the_intent_by_its_key(fake: FakeStripe, gateway: StripeGateway) -> None:
+    fake.reply("/v1/payment_intents/search", (200, _search(intent())))
+
+    result = gateway.find_charge(payment_id=7, idempotency_key="shopwright-payment-7")
+
+    assert result == ChargeResult(True, "pi_123", None, None)
+    [request] = fake.seen
+    assert (request.method, request.path) == ("GET", "/v1/payment_intents/search")
+    assert request.form == {"query": "metadata['shopwright_key']:'shopwright-payment-7'", "limit": "1"}
+
+
+def test_find_charge_tells_a_failed_an_unknown_and_a_processing_charge(
+    fake: FakeStripe, gateway: StripeGateway
+) -> None:
+    fake.reply(
+        "/v1/payment_intents/search",
+        (200, _search(intent("requires_payment_method"))),
+        (200, _search()),
+        (200, _search(intent("processing"))),
+    )
+    find = lambda: gateway.find_charge(payment_id=7, idempotency_key="k")  # noqa: E731
+
+    failed = find()
+    assert failed is not None
+    assert (failed.succeeded, failed.failure_code) == (False, "requires_payment_method")
+    assert find() is None
+    with pytest.raises(PaymentProviderError):
+        find()
+
+
+def test_find_charge_when_stripe_is_down_is_a_provider_error(
+    fake: FakeStripe, gateway: StripeGateway
+) -> None:
+    fake.reply("/v1/payment_intents/search", (500, {"error": {"type": "api_error", "message": "boom"}}))
+
+    with pytest.raises(PaymentProviderError):
+        gateway.find_charge(payment_id=7, idempotency_key="k")

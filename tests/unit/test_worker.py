@@ -13,6 +13,7 @@ from shopwright.worker import (
     DELIVER_EVENTS,
     EXPIRE_CARTS,
     PURGE_IDEMPOTENCY_KEYS,
+    RECONCILE_PAYMENTS,
     celery_config,
     celery_init_app,
 )
@@ -65,6 +66,7 @@ def test_beat_sends_exactly_the_periodic_tasks_at_their_intervals() -> None:
         "deliver-events": (DELIVER_EVENTS, 10.0),
         "expire-carts": (EXPIRE_CARTS, 60.0),
         "cancel-unpaid-orders": (CANCEL_UNPAID_ORDERS, 60.0),
+        "reconcile-payments": (RECONCILE_PAYMENTS, 300.0),
         "purge-idempotency-keys": (PURGE_IDEMPOTENCY_KEYS, 3600.0),
     }
     # A run that waited longer than one interval is dropped rather than piling up behind a stopped worker.
@@ -84,7 +86,7 @@ def test_the_intervals_are_settings() -> None:
 def test_the_celery_app_registers_the_tasks_under_stable_names(tmp_path: Any) -> None:
     celery_app = celery_init_app(_app(tmp_path))
 
-    assert {DELIVER_EVENTS, EXPIRE_CARTS} <= set(celery_app.tasks)
+    assert {DELIVER_EVENTS, EXPIRE_CARTS, CANCEL_UNPAID_ORDERS, RECONCILE_PAYMENTS} <= set(celery_app.tasks)
     assert celery_app.conf.task_always_eager is True
 
 

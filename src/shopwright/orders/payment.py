@@ -10,6 +10,8 @@ answer (the client's own call or the provider's webhook, whichever comes first) 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -31,6 +33,12 @@ from shopwright.payments.models import Payment, Refund
 log = get_logger(__name__)
 RenderPayment = Callable[[Payment], dict[str, Any]]
 ORDER_PAID = "order.paid"
+# A payment still `processing` this long after it started lost its answer and its webhook: ask the provider.
+RECONCILE_AFTER = timedelta(minutes=10)
+# A provider that still knows no charge this long after the attempt never received it (Stripe's search
+# lags by a minute at most): the attempt failed, and the order can be paid again or expire.
+NOT_CHARGED_AFTER = timedelta(hours=1)
+NOT_CHARGED = ChargeResult(False, None, "not_charged", "The payment provider never received this charge")
 
 
 def pay_order(
@@ -85,6 +93,37 @@ def handle_gateway_event(session: Session, gateway: PaymentGateway, event: Gatew
         failure_message=None,
     )
     _settle(session, gateway, event.payment_id, result, event=event)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    checked: int  # stuck payments the provider was asked about
+    settled: int  # of which the provider's answer settled (or a webhook had, meanwhile)
+
+
+def reconcile_payments(
+    session: Session, gateway: PaymentGateway, *, now: datetime | None = None, limit: int = 100
+) -> Reconciled:
+    """Settle payments left `processing` (a lost answer and no webhook) with what the provider knows."""
+    now = now or utcnow()
+    with session.begin():
+        stuck = payments.stuck_payments(
+            session, gateway.name, created_before=now - RECONCILE_AFTER, limit=limit
+        )
+    settled = 0
+    for payment in stuck:  # the provider is asked with no transaction open
+        try:
+            result = payments.find_charge(gateway, payment)
+        except PaymentProviderError:
+            log.warning("payment.reconcile_unavailable", payment_id=payment.id)
+            continue
+        if result is None and payment.created_at > now - NOT_CHARGED_AFTER:
+            continue  # not known yet: ask again on the next sweep
+        # Settled as the client's own call or a webhook would be: at most once, and a charge on an order
+        # cancelled meanwhile is refunded.
+        _settle(session, gateway, payment.id, result or NOT_CHARGED)
+        settled += 1
+    return Reconciled(len(stuck), settled)
 
 
 def _settle(

@@ -3,7 +3,7 @@
 Gateways never touch the database. A call that reaches a provider can take seconds, so callers make it
 outside any transaction and record the result afterwards (`service.record_charge`, `service.finish_refund`).
 `PaymentProviderError` means the outcome is unknown (network, provider outage): the payment stays
-`processing` until a retry with the same idempotency key, or the provider's webhook, settles it.
+`processing` until the provider's webhook settles it, or the reconciliation sweep asks `find_charge`.
 """
 
 from __future__ import annotations
@@ -69,6 +69,13 @@ class PaymentGateway(Protocol):
 
     def refund(self, *, provider_ref: str, amount_cents: int, idempotency_key: str) -> RefundResult:
         """Refund part or all of a charge; an unknown outcome raises PaymentProviderError."""
+        ...
+
+    def find_charge(self, *, payment_id: int, idempotency_key: str) -> ChargeResult | None:
+        """Return how the charge made with this key ended, None if the provider has no such charge.
+
+        Raises PaymentProviderError when the provider cannot tell yet (unreachable, still processing).
+        """
         ...
 
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> GatewayEvent:
@@ -145,6 +152,12 @@ class TestGateway:
                 result = RefundResult(True, f"test_re_{uuid.uuid4().hex}")
             self._remember(f"refund:{idempotency_key}", result)
             return result
+
+    def find_charge(self, *, payment_id: int, idempotency_key: str) -> ChargeResult | None:
+        """Return the charge this process made with the key (the test provider keeps no other records)."""
+        with self._lock:
+            found = self._replies.get(f"charge:{idempotency_key}")
+        return found if isinstance(found, ChargeResult) else None
 
     def _remember(self, key: str, result: ChargeResult | RefundResult) -> None:
         self._replies[key] = result
@@ -262,7 +275,8 @@ class StripeGateway:
                     "confirm": True,
                     # The API cannot send a customer through a redirect: only methods that need none.
                     "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
-                    "metadata": {"payment_id": str(payment_id)},
+                    # find_charge looks the intent up by the key when this call's answer is lost.
+                    "metadata": {"payment_id": str(payment_id), "shopwright_key": idempotency_key},
                 },
                 options={"idempotency_key": idempotency_key},
             )
@@ -273,12 +287,17 @@ class StripeGateway:
             return ChargeResult(False, _intent_id(error), error.code or "invalid_request", error.user_message)
         except stripe.StripeError as error:
             raise _provider_error(error) from error
-        if intent.status == "succeeded":
-            return ChargeResult(True, intent.id)
-        if intent.status == "processing":  # the webhook will tell how it ends
-            raise PaymentProviderError("The payment is still processing at Stripe")
-        code = "authentication_required" if intent.status == "requires_action" else intent.status
-        return ChargeResult(False, intent.id, code, f"Stripe left the payment in status {intent.status}")
+        return _intent_result(intent)
+
+    def find_charge(self, *, payment_id: int, idempotency_key: str) -> ChargeResult | None:
+        """Search the PaymentIntent created with this key (Stripe's search lags by up to a minute)."""
+        try:
+            found = self._client.v1.payment_intents.search(
+                params={"query": f"metadata['shopwright_key']:'{idempotency_key}'", "limit": 1}
+            )
+        except stripe.StripeError as error:
+            raise _provider_error(error) from error
+        return _intent_result(found.data[0]) if found.data else None
 
     def refund(self, *, provider_ref: str, amount_cents: int, idempotency_key: str) -> RefundResult:
         """Refund part or all of a PaymentIntent; a pending refund counts as accepted."""
@@ -315,6 +334,15 @@ class StripeGateway:
                 currency=obj.get("currency"),
             )
         )
+
+
+def _intent_result(intent: Any) -> ChargeResult:
+    if intent.status == "succeeded":
+        return ChargeResult(True, intent.id)
+    if intent.status == "processing":  # the webhook will tell how it ends
+        raise PaymentProviderError("The payment is still processing at Stripe")
+    code = "authentication_required" if intent.status == "requires_action" else intent.status
+    return ChargeResult(False, intent.id, code, f"Stripe left the payment in status {intent.status}")
 
 
 def _intent_id(error: stripe.StripeError) -> str | None:

@@ -33,6 +33,13 @@ class Payment(Base):
             sqlite_where=text(_HOLDS_ORDER),
         ),
         Index("ix_payments_order_id", "order_id", "id"),
+        # The reconciliation sweep's scan: only payments still waiting for an answer (a handful).
+        Index(
+            "ix_payments_processing",
+            "created_at",
+            postgresql_where=text("status = 'processing'"),
+            sqlite_where=text("status = 'processing'"),
+        ),
         UniqueConstraint("provider", "provider_ref", name="uq_payments_provider_ref"),
     )
 

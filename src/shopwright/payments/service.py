@@ -15,6 +15,7 @@ Races are settled by the database, never by a read followed by a write:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -67,6 +68,26 @@ def charge(gateway: PaymentGateway, payment: Payment, payment_method: str) -> Ch
         payment_method=payment_method,
         idempotency_key=_idempotency_key("payment", payment.id, payment),
     )
+
+
+def find_charge(gateway: PaymentGateway, payment: Payment) -> ChargeResult | None:
+    """Ask the gateway how a payment's charge ended (see PaymentGateway.find_charge); no transaction open."""
+    return gateway.find_charge(
+        payment_id=payment.id, idempotency_key=_idempotency_key("payment", payment.id, payment)
+    )
+
+
+def stuck_payments(session: Session, provider: str, *, created_before: datetime, limit: int) -> list[Payment]:
+    """Return `processing` payments of a provider started before a time, oldest first."""
+    statement = (
+        select(Payment)
+        .where(
+            Payment.status == "processing", Payment.provider == provider, Payment.created_at < created_before
+        )
+        .order_by(Payment.created_at, Payment.id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
 
 
 def record_charge(session: Session, payment_id: int, result: ChargeResult) -> Payment | None:
