@@ -1,4 +1,4 @@
-"""payments: a partial index of the payments still processing, for the reconciliation sweep
+"""payments and refunds: partial indexes of those still waiting for the provider (reconciliation)
 
 Revision ID: 0005
 Revises: 0004
@@ -25,9 +25,23 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'processing'"),
         sqlite_where=sa.text("status = 'processing'"),
     )
+    op.create_index(
+        "ix_refunds_pending",
+        "refunds",
+        ["created_at"],
+        unique=False,
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_refunds_pending",
+        table_name="refunds",
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    )
     op.drop_index(
         "ix_payments_processing",
         table_name="payments",

@@ -138,7 +138,10 @@ def reconcile_payments() -> None:
     """Settle payments stuck `processing` (a lost answer, no webhook) with the provider's record."""
     with current_app.extensions["shopwright.sessions"]() as session:
         done = payment.reconcile_payments(session, current_app.extensions["shopwright.gateway"])
-    click.echo(f"Asked the provider about {done.checked} stuck payment(s); settled {done.settled}")
+    click.echo(
+        f"Asked the provider about {done.checked} stuck payment(s); settled {done.settled}; "
+        f"sent {done.refunds} pending refund(s) again"
+    )
 
 
 def register(app: Flask) -> None:

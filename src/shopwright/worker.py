@@ -149,9 +149,9 @@ def reconcile_payments() -> dict[str, int]:
 
     with current_app.extensions["shopwright.sessions"]() as session:
         done = payment.reconcile_payments(session, current_app.extensions["shopwright.gateway"])
-    if done.checked:
-        log.info("payments.reconciled", checked=done.checked, settled=done.settled)
-    return {"checked": done.checked, "settled": done.settled}
+    if done.checked or done.refunds:
+        log.info("payments.reconciled", checked=done.checked, settled=done.settled, refunds=done.refunds)
+    return {"checked": done.checked, "settled": done.settled, "refunds": done.refunds}
 
 
 @shared_task(name=PURGE_IDEMPOTENCY_KEYS)  # type: ignore[untyped-decorator]

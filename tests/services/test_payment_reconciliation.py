@@ -15,9 +15,10 @@ from shopwright.db import utcnow
 from shopwright.orders import payment as order_payment
 from shopwright.orders.models import Order
 from shopwright.outbox import Event
+from shopwright.payments import service as payments
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import ChargeResult, TestGateway
-from shopwright.payments.models import Payment
+from shopwright.payments.models import Payment, Refund
 from tests.catalog_factories import Shop, empty_catalog, stock_of
 from tests.factories import customer
 from tests.order_factories import Buyer
@@ -160,3 +161,61 @@ def test_the_cli_reconciles(app: Flask, shop: Shop, sessions: sessionmaker[Sessi
     assert result.exit_code == 0, result.output
     assert "about 1 stuck payment(s); settled 1" in result.output
     assert _state(sessions, order_id)[0] == "paid"
+
+
+def _paid_order(app: Flask, shop: Shop) -> tuple[int, int]:
+    """A paid order; return (order id, payment id)."""
+    client = app.test_client()
+    product = shop.product(shop.category()["id"], stock_quantity=5)
+    buyer = Buyer(client, customer(client))
+    order = buyer.buy(product["id"], 2)
+    assert buyer.pay(order["id"]).status_code == 200
+    return order["id"], buyer.order(order["id"])["payments"][0]["id"]
+
+
+def _pending_refund(sessions: sessionmaker[Session], payment_id: int, amount_cents: int) -> Refund:
+    """A refund reserved and committed, whose call to the provider never happened (the process stopped)."""
+    with sessions() as session, session.begin():
+        return payments.start_refund(session, payment_id, amount_cents, "stopped midway")
+
+
+def test_a_refund_left_pending_is_sent_again_once(
+    app: Flask, shop: Shop, sessions: sessionmaker[Session]
+) -> None:
+    order_id, payment_id = _paid_order(app, shop)
+    with sessions() as session:
+        total = session.scalars(select(Payment.amount_cents).where(Payment.id == payment_id)).one()
+    refund = _pending_refund(sessions, payment_id, total)
+    gateway: TestGateway = app.extensions["shopwright.gateway"]
+    with sessions() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        made = payments.send_refund(gateway, payment, refund)  # the provider had made it before the stop
+
+    with sessions() as session:
+        early = order_payment.reconcile_payments(session, gateway, now=utcnow() + timedelta(minutes=5))
+        done = order_payment.reconcile_payments(session, gateway, now=LATER)
+        again = order_payment.reconcile_payments(session, gateway, now=LATER)
+
+    assert (early.refunds, done.refunds, again.refunds) == (0, 1, 0)
+    with sessions() as session:
+        settled = session.get(Refund, refund.id)
+        assert settled is not None
+        assert (settled.status, settled.provider_ref) == ("succeeded", made.provider_ref)  # not made twice
+        assert session.scalars(select(Order.status).where(Order.id == order_id)).one() == "refunded"
+
+
+def test_a_refund_pending_past_the_providers_key_window_is_left_for_a_person(
+    app: Flask, shop: Shop, sessions: sessionmaker[Session]
+) -> None:
+    _, payment_id = _paid_order(app, shop)
+    refund = _pending_refund(sessions, payment_id, 100)
+
+    with sessions() as session:
+        done = order_payment.reconcile_payments(
+            session, app.extensions["shopwright.gateway"], now=utcnow() + timedelta(days=2)
+        )
+
+    assert done.refunds == 0
+    with sessions() as session:
+        assert session.scalars(select(Refund.status).where(Refund.id == refund.id)).one() == "pending"

@@ -39,6 +39,10 @@ RECONCILE_AFTER = timedelta(minutes=10)
 # lags by a minute at most): the attempt failed, and the order can be paid again or expire.
 NOT_CHARGED_AFTER = timedelta(hours=1)
 NOT_CHARGED = ChargeResult(False, None, "not_charged", "The payment provider never received this charge")
+# A refund left `pending` (the process stopped between reserving it and recording the answer) is sent
+# again with its idempotency key, which the provider deduplicates for 24 hours (Stripe); older ones are
+# left for a person (logged), since a resend could then refund twice.
+RESEND_REFUNDS_WITHIN = timedelta(hours=23)
 
 
 def pay_order(
@@ -99,6 +103,7 @@ def handle_gateway_event(session: Session, gateway: PaymentGateway, event: Gatew
 class Reconciled:
     checked: int  # stuck payments the provider was asked about
     settled: int  # of which the provider's answer settled (or a webhook had, meanwhile)
+    refunds: int = 0  # pending refunds sent again
 
 
 def reconcile_payments(
@@ -123,7 +128,22 @@ def reconcile_payments(
         # cancelled meanwhile is refunded.
         _settle(session, gateway, payment.id, result or NOT_CHARGED)
         settled += 1
-    return Reconciled(len(stuck), settled)
+    return Reconciled(len(stuck), settled, _resend_refunds(session, gateway, now, limit))
+
+
+def _resend_refunds(session: Session, gateway: PaymentGateway, now: datetime, limit: int) -> int:
+    with session.begin():
+        pending = payments.stuck_refunds(
+            session, gateway.name, created_before=now - RECONCILE_AFTER, limit=limit
+        )
+    resent = 0
+    for refund_id, created_at in pending:
+        if created_at < now - RESEND_REFUNDS_WITHIN:  # past the provider's idempotency window
+            log.error("refund.needs_review", refund_id=refund_id)
+            continue
+        settle_refund(session, gateway, refund_id)  # with its key: a refund already made is not made twice
+        resent += 1
+    return resent
 
 
 def _settle(

@@ -66,6 +66,12 @@ class Refund(Base):
         CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_known"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         Index("ix_refunds_payment_id", "payment_id"),
+        Index(  # the reconciliation sweep's scan, as ix_payments_processing
+            "ix_refunds_pending",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -90,6 +90,20 @@ def stuck_payments(session: Session, provider: str, *, created_before: datetime,
     return list(session.scalars(statement))
 
 
+def stuck_refunds(
+    session: Session, provider: str, *, created_before: datetime, limit: int
+) -> list[tuple[int, datetime]]:
+    """Return (id, created_at) of a provider's `pending` refunds started before a time, oldest first."""
+    statement = (
+        select(Refund.id, Refund.created_at)
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Refund.status == PENDING, Payment.provider == provider, Refund.created_at < created_before)
+        .order_by(Refund.created_at, Refund.id)
+        .limit(limit)
+    )
+    return [(refund_id, created_at) for refund_id, created_at in session.execute(statement)]
+
+
 def record_charge(session: Session, payment_id: int, result: ChargeResult) -> Payment | None:
     """Settle a `processing` payment; return it if this call settled it, None if it was already settled."""
     # Conditional: of the client's own call and the provider's webhook, exactly one settles the payment.
