@@ -16,12 +16,12 @@ from shopwright.payments.models import Payment
 from tests.catalog_factories import Shop, empty_catalog
 from tests.concurrency import race
 from tests.services.test_payment_reconciliation import (
-    LATER,
     SECRET,
     LostAnswerGateway,
     _state,
     _stuck_order,
     app,
+    later,
 )
 
 __all__ = ["app"]  # the fixture, shared with the service tests
@@ -52,7 +52,7 @@ def test_sweeps_racing_the_providers_webhook_pay_the_order_once(
 
     def sweep() -> int:
         with sessions() as session:
-            return order_payment.reconcile_payments(session, gateway, now=LATER).settled
+            return order_payment.reconcile_payments(session, gateway, now=later()).settled
 
     actions = [sweep] * 3 + [lambda o=o, n=n: webhook(o, n) for o in orders for n in range(2)]
     results = race(len(actions), lambda i: actions[i]())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,11 @@ from tests.factories import customer
 from tests.order_factories import Buyer
 
 SECRET = "whsec-reconcile-tests-0123456789abcdef"
-LATER = utcnow() + timedelta(minutes=11)  # past RECONCILE_AFTER, before NOT_CHARGED_AFTER
+
+
+def later() -> datetime:
+    """A moment past RECONCILE_AFTER and before NOT_CHARGED_AFTER, for payments started just now."""
+    return utcnow() + timedelta(minutes=11)
 
 
 class LostAnswerGateway(TestGateway):
@@ -87,8 +91,8 @@ def test_a_charge_whose_answer_was_lost_settles_the_order_as_paid(
 
     with sessions() as session:
         early = order_payment.reconcile_payments(session, gateway, now=utcnow() + timedelta(minutes=5))
-        done = order_payment.reconcile_payments(session, gateway, now=LATER)
-        again = order_payment.reconcile_payments(session, gateway, now=LATER)
+        done = order_payment.reconcile_payments(session, gateway, now=later())
+        again = order_payment.reconcile_payments(session, gateway, now=later())
 
     assert (early.checked, done.checked, done.settled, again.checked) == (0, 1, 1, 0)
     assert _state(sessions, order_id) == ("paid", ["succeeded"], 1)
@@ -102,7 +106,7 @@ def test_a_charge_the_provider_never_received_fails_after_an_hour(
     order_id, _ = _stuck_order(app, shop, gateway)
 
     with sessions() as session:
-        unknown_yet = order_payment.reconcile_payments(session, gateway, now=LATER)
+        unknown_yet = order_payment.reconcile_payments(session, gateway, now=later())
         assert _state(sessions, order_id) == ("pending", ["processing"], 0)
         given_up = order_payment.reconcile_payments(session, gateway, now=utcnow() + timedelta(hours=2))
 
@@ -121,7 +125,7 @@ def test_a_declined_charge_whose_answer_was_lost_fails_the_payment(
     order_id, variant_id = _stuck_order(app, shop, gateway, token="tok_chargeDeclined")
 
     with sessions() as session:
-        done = order_payment.reconcile_payments(session, gateway, now=LATER)
+        done = order_payment.reconcile_payments(session, gateway, now=later())
 
     assert (done.checked, done.settled) == (1, 1)
     assert _state(sessions, order_id) == ("pending", ["failed"], 0)
@@ -194,8 +198,8 @@ def test_a_refund_left_pending_is_sent_again_once(
 
     with sessions() as session:
         early = order_payment.reconcile_payments(session, gateway, now=utcnow() + timedelta(minutes=5))
-        done = order_payment.reconcile_payments(session, gateway, now=LATER)
-        again = order_payment.reconcile_payments(session, gateway, now=LATER)
+        done = order_payment.reconcile_payments(session, gateway, now=later())
+        again = order_payment.reconcile_payments(session, gateway, now=later())
 
     assert (early.refunds, done.refunds, again.refunds) == (0, 1, 0)
     with sessions() as session:
