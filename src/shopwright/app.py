@@ -96,7 +96,10 @@ def create_app(
     app.session_interface = _NoCookieSession()
     app.extensions["shopwright.settings"] = settings
     app.extensions["shopwright.sessions"] = sessions
-    app.extensions["shopwright.read_sessions"] = read_sessions or make_read_sessionmaker(settings, sessions)
+    reads = read_sessions or make_read_sessionmaker(settings, sessions)
+    app.extensions["shopwright.read_sessions"] = reads
+    # Reads that must see the latest commit: the same pool, unless that pool is a replica.
+    app.extensions["shopwright.fresh_read_sessions"] = sessions if settings.DATABASE_READ_URL else reads
     app.extensions["shopwright.gateway"] = make_gateway(settings, settings.PAYMENT_PROVIDER)
     if settings.TRUSTED_PROXY_COUNT:
         n = settings.TRUSTED_PROXY_COUNT

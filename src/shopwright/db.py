@@ -343,6 +343,7 @@ def _drop_after_commit_hooks(session: Session, _previous: Any) -> None:
 # --- request scope (the only Flask-aware part of this module) ---------------------------------
 _SESSIONS_KEY = "shopwright.sessions"
 _READ_SESSIONS_KEY = "shopwright.read_sessions"
+_FRESH_READ_SESSIONS_KEY = "shopwright.fresh_read_sessions"
 
 
 def get_session() -> Session:
@@ -355,10 +356,19 @@ def get_session() -> Session:
     return session
 
 
-def get_read_session() -> Session:
-    """Return this request's session for public catalog reads (make_read_sessionmaker); never write on it."""
+def get_read_session(*, fresh: bool = False) -> Session:
+    """Return this request's session for reads (make_read_sessionmaker); never write on it.
+
+    `fresh`: the read must see the latest commit (a profile just changed), so never a replica: the
+    autocommit pool of the primary, or the request's session when reads go to a replica.
+    """
     from flask import current_app, g
 
+    if fresh:
+        if current_app.extensions[_FRESH_READ_SESSIONS_KEY] is current_app.extensions[_SESSIONS_KEY]:
+            return get_session()
+    elif current_app.extensions[_READ_SESSIONS_KEY] is current_app.extensions[_SESSIONS_KEY]:
+        return get_session()  # SQLite: one pool
     if "db_read_session" not in g:
         g.db_read_session = current_app.extensions[_READ_SESSIONS_KEY]()
     session: Session = g.db_read_session

@@ -34,7 +34,7 @@ from shopwright.accounts.schemas import (
     TokenOut,
     UserOut,
 )
-from shopwright.db import get_session, get_settings
+from shopwright.db import get_read_session, get_session, get_settings
 from shopwright.schemas import Message
 
 bp = APIBlueprint("accounts", __name__, url_prefix="/api/auth", abp_tags=[Tag(name="Accounts")])
@@ -94,7 +94,8 @@ def logout() -> Result:
 @bp.get("/me", summary="Get the current user's profile", security=BEARER, responses={200: UserOut})
 @login_required
 def get_me() -> Result:
-    return UserOut.model_validate(service.get_user(get_session(), current_user_id())).model_dump(mode="json")
+    profile = service.get_profile(get_read_session(fresh=True), current_user_id())
+    return UserOut.model_validate(profile).model_dump(mode="json")
 
 
 @bp.put("/me", summary="Update the current user's name or email", security=BEARER, responses={200: UserOut})

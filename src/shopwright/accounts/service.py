@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,7 @@ from shopwright.accounts.errors import CannotDeactivateSelf, EmailTaken, UserNot
 from shopwright.accounts.models import Address, PasswordResetToken, RefreshToken, User
 from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.schemas import ProfileUpdate, RegisterIn
-from shopwright.db import MAX_ID, utcnow
+from shopwright.db import MAX_ID, Prepared, table_of, utcnow
 from shopwright.pagination import decode_id_cursor, encode_cursor
 
 
@@ -33,6 +34,24 @@ def register_user(session: Session, data: RegisterIn, *, role: str = "customer")
         # The unique index decides races between two registrations of one email.
         raise EmailTaken(f"An account with {data.email} already exists") from error
     return user
+
+
+_USERS = table_of(User)
+PROFILE_FIELDS = ("id", "email", "full_name", "role", "is_active", "created_at")
+# Read on every GET /api/auth/me: the profile's columns, built once (db.Prepared), no User object.
+_PROFILE = Prepared(
+    select(*(_USERS.c[name] for name in PROFILE_FIELDS)).where(
+        _USERS.c.id == bindparam("user_id"), _USERS.c.deleted_at.is_(None)
+    )
+)
+
+
+def get_profile(session: Session, user_id: int) -> dict[str, Any]:
+    """Return a live (not deleted) user's PROFILE_FIELDS or raise UserNotFound."""
+    row = _PROFILE.first(session, {"user_id": user_id}) if 0 < user_id <= MAX_ID else None
+    if row is None:
+        raise UserNotFound(f"No user {user_id}")
+    return dict(zip(PROFILE_FIELDS, row, strict=True))
 
 
 def get_user(session: Session, user_id: int) -> User:
