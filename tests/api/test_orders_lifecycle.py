@@ -8,8 +8,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopwright.payments.errors import PaymentProviderError
+from shopwright.payments.gateway import RefundResult, TestGateway
+from shopwright.payments.models import Refund
 from tests.catalog_factories import Shop, empty_catalog, stock_of
 from tests.factories import assert_problem, customer
 from tests.order_factories import ORDERS, Buyer
@@ -373,6 +377,37 @@ def test_a_retried_refund_with_the_same_key_refunds_once(
     second = shop.client.post(url, json={"amount_cents": 500}, headers=headers)
     assert (second.status_code, second.json) == (first.status_code, first.json)
     assert buyer.order(order["id"])["payments"][0]["refunded_cents"] == 500
+
+
+class _RefundTimesOut(TestGateway):
+    def refund(self, **kwargs: Any) -> RefundResult:
+        raise PaymentProviderError("Timed out waiting for the payment provider.")
+
+
+def test_an_unanswered_refund_is_accepted_pending_and_a_retry_does_not_refund_again(
+    app: Flask, shop: Shop, buyer: Buyer, product: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
+    order = _paid_order(buyer, product)
+    app.extensions["shopwright.gateway"] = _RefundTimesOut(
+        app.extensions["shopwright.settings"].PAYMENT_WEBHOOK_SECRET
+    )
+    url = f"{ADMIN_ORDERS}/{order['id']}/refund"
+    headers = {**shop.headers, "Idempotency-Key": "refund-unanswered"}
+
+    first = shop.client.post(url, json={"amount_cents": 500}, headers=headers)
+    second = shop.client.post(url, json={"amount_cents": 500}, headers=headers)
+    full = _set_status(shop, order["id"], "refunded")
+
+    assert first.status_code == 202  # accepted: the refund is pending, reserved, and will be sent again
+    assert (second.status_code, second.json) == (first.status_code, first.json)
+    assert first.json["status"] == "paid"
+    assert first.json["payments"][0]["refunded_cents"] == 500
+    # The status move asks for the rest, which the provider does not answer either: 502, the rest reserved.
+    assert_problem(full, 502, "payment_provider_unavailable")
+    with sessions() as session:
+        statuses = session.scalars(select(Refund.status).order_by(Refund.id)).all()
+    assert statuses == ["pending", "pending"]
+    assert buyer.order(order["id"])["payments"][0]["refunded_cents"] == order["total_cents"]
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.db import utcnow
+from shopwright.orders import cancellation
 from shopwright.orders import payment as order_payment
 from shopwright.orders.models import Order
 from shopwright.outbox import Event
 from shopwright.payments import service as payments
 from shopwright.payments.errors import PaymentProviderError
-from shopwright.payments.gateway import ChargeResult, TestGateway
+from shopwright.payments.gateway import ChargeResult, RefundResult, TestGateway
 from shopwright.payments.models import Payment, Refund
 from tests.catalog_factories import Shop, empty_catalog, stock_of
 from tests.factories import customer
@@ -223,3 +224,37 @@ def test_a_refund_pending_past_the_providers_key_window_is_left_for_a_person(
     assert done.refunds == 0
     with sessions() as session:
         assert session.scalars(select(Refund.status).where(Refund.id == refund.id)).one() == "pending"
+
+
+class RefundTimesOut(TestGateway):
+    """The refund call gets no answer (it may or may not have been made)."""
+
+    def refund(self, **kwargs: Any) -> RefundResult:
+        raise PaymentProviderError("Timed out waiting for the payment provider.")
+
+
+def test_an_unanswered_refund_stays_reserved_until_the_sweep_sends_it(
+    app: Flask, shop: Shop, sessions: sessionmaker[Session]
+) -> None:
+    order_id, payment_id = _paid_order(app, shop)
+
+    with sessions() as session:
+        _, made = cancellation.refund_order(
+            session, RefundTimesOut(SECRET), order_id, amount_cents=500, reason="damaged"
+        )
+    assert made.status == "pending"
+
+    with sessions() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        [refund] = session.scalars(select(Refund).where(Refund.payment_id == payment_id)).all()
+    # Not given back: had the provider made it, a second refund could be made against the same amount.
+    assert (refund.status, payment.refunded_cents) == ("pending", 500)
+
+    with sessions() as session:
+        done = order_payment.reconcile_payments(session, app.extensions["shopwright.gateway"], now=later())
+
+    assert done.refunds == 1
+    with sessions() as session:
+        assert session.scalars(select(Refund.status).where(Refund.id == refund.id)).one() == "succeeded"
+        assert session.scalars(select(Payment.refunded_cents).where(Payment.id == payment_id)).one() == 500

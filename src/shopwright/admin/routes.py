@@ -130,22 +130,25 @@ def change_order_status(path: OrderPath, body: OrderStatusIn) -> dict[str, Any]:
 @bp.post(
     "/orders/<int:order_id>/refund",
     summary="Refund a paid order in full or in part (Idempotency-Key honoured)",
-    responses={200: OrderOut},
+    # 202: the provider did not answer; the refund stays pending (reserved) and is sent again automatically.
+    responses={200: OrderOut, 202: OrderOut},
 )
 @admin_required
 def refund_order(path: OrderPath, header: IdempotencyHeader, body: RefundIn) -> Result:
     session = get_session()
 
     def refund() -> StoredResponse:
-        order = cancellation.refund_order(
+        order, made = cancellation.refund_order(
             session,
             current_gateway(),
             path.order_id,
             amount_cents=body.amount_cents,
             reason=body.reason or "refund",
         )
+        # Stored under the Idempotency-Key either way: a retry must not reserve a second refund.
+        status = 202 if made.status == "pending" else 200
         return StoredResponse(
-            200, render_order(order, orders.payments_of(session, [order]).get(order.id, []))
+            status, render_order(order, orders.payments_of(session, [order]).get(order.id, []))
         )
 
     return stored_result(run_keyed(session, keyed_request(header, body.model_dump(mode="json")), refund))

@@ -22,7 +22,7 @@ from shopwright.orders.service import lock_order
 from shopwright.orders.status import CANCELLED, DELIVERED, PAID, PENDING, REFUNDED, SHIPPED, check_transition
 from shopwright.payments import service as payments
 from shopwright.payments.errors import PaymentProviderError
-from shopwright.payments.gateway import PaymentGateway, RefundResult
+from shopwright.payments.gateway import PaymentGateway
 from shopwright.payments.models import Payment, Refund
 from shopwright.promotions import service as promotions
 
@@ -41,8 +41,11 @@ def cancel_order(session: Session, gateway: PaymentGateway, order_id: int, *, us
 
 def refund_order(
     session: Session, gateway: PaymentGateway, order_id: int, *, amount_cents: int | None, reason: str
-) -> Order:
-    """Refund a paid, shipped or delivered order in full or in part; fully refunded orders become refunded."""
+) -> tuple[Order, Refund]:
+    """Refund a paid, shipped or delivered order in full or in part; fully refunded orders become refunded.
+
+    The refund comes back `succeeded`, or `pending` when the provider did not answer (settle_refund).
+    """
     with session.begin():
         order = lock_order(session, order_id, user_id=None)
         check_transition(order.status, REFUNDED)
@@ -54,17 +57,22 @@ def refund_order(
     refund = settle_refund(session, gateway, refund.id)
     if refund.status == "failed":
         raise PaymentProviderError(f"The payment provider refused the refund: {refund.failure_message}")
-    return order
+    return order, refund
 
 
 def settle_refund(session: Session, gateway: PaymentGateway, refund_id: int) -> Refund:
-    """Ask the gateway for a reserved refund (outside any transaction) and record the answer."""
+    """Ask the gateway for a reserved refund (outside any transaction) and record the answer.
+
+    Without an answer the refund stays `pending`, its amount reserved: the provider may have made it, so
+    giving the amount back could refund twice. The reconciliation sweep sends it again with its key.
+    """
     with session.begin():
         refund, payment = _refund_and_payment(session, refund_id)
     try:
         result = payments.send_refund(gateway, payment, refund)
-    except PaymentProviderError as error:
-        result = RefundResult(succeeded=False, provider_ref=None, failure_message=str(error))
+    except PaymentProviderError:
+        log.warning("refund.unanswered", refund_id=refund.id, order_id=payment.order_id)
+        return refund
     with session.begin():
         refund = payments.finish_refund(session, refund.id, result)
         payment = session.get(Payment, payment.id, populate_existing=True) or payment

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from shopwright.orders import cancellation, service
 from shopwright.orders.models import Order
 from shopwright.orders.status import CANCELLED, REFUNDED
+from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import PaymentGateway
 
 
@@ -15,7 +16,13 @@ def change_status(session: Session, gateway: PaymentGateway, order_id: int, targ
     if target == CANCELLED:
         return cancellation.cancel_order(session, gateway, order_id, user_id=None)
     if target == REFUNDED:
-        return cancellation.refund_order(
+        order, refund = cancellation.refund_order(
             session, gateway, order_id, amount_cents=None, reason="refunded by an admin"
         )
+        if refund.status == "pending":  # reserved in full, so a retry cannot refund again (nothing left)
+            raise PaymentProviderError(
+                f"The payment provider did not answer; refund {refund.id} stays pending and is sent again"
+                " automatically, after which the order is refunded"
+            )
+        return order
     return service.advance_status(session, order_id, target)
