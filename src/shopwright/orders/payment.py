@@ -132,18 +132,19 @@ def reconcile_payments(
 
 
 def _resend_refunds(session: Session, gateway: PaymentGateway, now: datetime, limit: int) -> int:
+    oldest = now - RESEND_REFUNDS_WITHIN  # older: past the provider's idempotency window, left for a person
     with session.begin():
         pending = payments.stuck_refunds(
-            session, gateway.name, created_before=now - RECONCILE_AFTER, limit=limit
+            session, gateway.name, created_after=oldest, created_before=now - RECONCILE_AFTER, limit=limit
         )
-    resent = 0
-    for refund_id, created_at in pending:
-        if created_at < now - RESEND_REFUNDS_WITHIN:  # past the provider's idempotency window
-            log.error("refund.needs_review", refund_id=refund_id)
-            continue
+        abandoned = payments.stuck_refunds(
+            session, gateway.name, created_after=None, created_before=oldest, limit=limit
+        )
+    if abandoned:
+        log.error("refunds.need_review", refund_ids=abandoned)
+    for refund_id in pending:
         settle_refund(session, gateway, refund_id)  # with its key: a refund already made is not made twice
-        resent += 1
-    return resent
+    return len(pending)
 
 
 def _settle(

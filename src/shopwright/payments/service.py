@@ -82,7 +82,7 @@ def stuck_payments(session: Session, provider: str, *, created_before: datetime,
     statement = (
         select(Payment)
         .where(
-            Payment.status == "processing", Payment.provider == provider, Payment.created_at < created_before
+            Payment.status == PROCESSING, Payment.provider == provider, Payment.created_at < created_before
         )
         .order_by(Payment.created_at, Payment.id)
         .limit(limit)
@@ -91,17 +91,19 @@ def stuck_payments(session: Session, provider: str, *, created_before: datetime,
 
 
 def stuck_refunds(
-    session: Session, provider: str, *, created_before: datetime, limit: int
-) -> list[tuple[int, datetime]]:
-    """Return (id, created_at) of a provider's `pending` refunds started before a time, oldest first."""
+    session: Session, provider: str, *, created_after: datetime | None, created_before: datetime, limit: int
+) -> list[int]:
+    """Return the ids of a provider's `pending` refunds started in a time range, oldest first."""
     statement = (
-        select(Refund.id, Refund.created_at)
+        select(Refund.id)
         .join(Payment, Payment.id == Refund.payment_id)
         .where(Refund.status == PENDING, Payment.provider == provider, Refund.created_at < created_before)
         .order_by(Refund.created_at, Refund.id)
         .limit(limit)
     )
-    return [(refund_id, created_at) for refund_id, created_at in session.execute(statement)]
+    if created_after is not None:
+        statement = statement.where(Refund.created_at > created_after)
+    return list(session.scalars(statement))
 
 
 def record_charge(session: Session, payment_id: int, result: ChargeResult) -> Payment | None:
