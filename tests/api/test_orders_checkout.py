@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopwright.orders import checkout
+from tests.api.test_catalog_query_count import StatementLog
 from tests.cart_factories import lapse_carts, total_reserved
 from tests.catalog_factories import Shop, empty_catalog, stock_of
 from tests.factories import assert_problem, customer, error_fields
@@ -77,6 +80,31 @@ def test_checkout_turns_the_cart_into_a_pending_order(
     assert stock_of(sessions, _variant(mouse)) == (8, 0)
     cart = buyer.get()
     assert cart["items"] == []
+    assert buyer.order(order["id"]) == order
+
+
+def test_a_long_cart_is_inserted_in_batches(
+    shop: Shop,
+    category: dict[str, Any],
+    buyer: Buyer,
+    monkeypatch: pytest.MonkeyPatch,
+    committed_db: Engine,
+) -> None:
+    # ITEM_BATCH lines per INSERT keeps a very long cart under PostgreSQL's 65,535 parameters; 2 here.
+    monkeypatch.setattr(checkout, "ITEM_BATCH", 2)
+    products = [shop.product(category["id"], f"Cable {n}", price_cents=100 + n) for n in range(5)]
+    for product in products:
+        buyer.added(1, product_id=product["id"])
+
+    log = StatementLog([committed_db])
+    orders: list[dict[str, Any]] = []
+    log.count(lambda: orders.append(buyer.ordered()))
+
+    order = orders[0]
+    assert sum(s.startswith("INSERT INTO order_items") for s in log.statements) == 3  # 2 + 2 + 1 lines
+    assert [item["product_id"] for item in order["items"]] == [p["id"] for p in products]
+    assert len({item["id"] for item in order["items"]}) == 5
+    assert order["subtotal_cents"] == sum(100 + n for n in range(5))
     assert buyer.order(order["id"]) == order
 
 

@@ -73,6 +73,8 @@ _ORDERS = table_of(Order)
 _ITEMS = table_of(OrderItem)
 _INSERT_ORDER = Prepared(insert(_ORDERS).returning(_ORDERS.c.id))
 _ITEM_COLUMNS = tuple(column.key for column in _ITEMS.c if column.key != "id")  # = _item_values' keys
+# Lines per INSERT: 10 parameters a line, and PostgreSQL takes at most 65,535 in one statement.
+ITEM_BATCH = 500
 
 
 @functools.lru_cache(maxsize=64)
@@ -147,8 +149,11 @@ def _insert_order(
     }
     order_id = _INSERT_ORDER.first(session, values)[0]
     items = [_item_values(order_id, line) for line in lines]
-    params = {f"{key}_{n}": value for n, item in enumerate(items) for key, value in item.items()}
-    ids = {variant_id: item_id for item_id, variant_id in _insert_items(len(items)).rows(session, params)}
+    ids: dict[int, int] = {}
+    for start in range(0, len(items), ITEM_BATCH):
+        batch = items[start : start + ITEM_BATCH]
+        params = {f"{key}_{n}": value for n, item in enumerate(batch) for key, value in item.items()}
+        ids.update((variant, item) for item, variant in _insert_items(len(batch)).rows(session, params))
     return PlacedOrder(
         id=order_id, **values, items=[{"id": ids[item["variant_id"]], **item} for item in items]
     )
