@@ -4,7 +4,9 @@ and the customer-facing reads beside it (recommendations)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -632,6 +634,10 @@ def test_the_list_has_a_strong_etag_and_answers_304_to_it(client: FlaskClient, c
 
     assert re.fullmatch(r'"[^"]+"', etag)  # strong: no W/ prefix
     assert client.get(PRODUCTS).headers["ETag"] == etag  # deterministic
+    # Compact JSON, as every other answer: the ETag is a hash of exactly these bytes.
+    assert first.get_data() == json.dumps(first.json, separators=(",", ":")).encode() + b"\n"
+    assert etag == '"' + hashlib.sha256(first.get_data()).hexdigest()[:32] + '"'
+    assert first.mimetype == "application/json"
     for response in (again, among_others):
         assert response.status_code == 304
         assert response.get_data() == b""

@@ -211,7 +211,8 @@ def _listing(query: ProductQuery) -> Response:
 
 def _with_etag(body: dict[str, Any]) -> Response:
     """Answer with a strong ETag of the exact body; a matching If-None-Match gets 304."""
-    data = f"{current_app.json.dumps(body)}\n".encode()  # the bytes Flask's JSON response sends
+    # The bytes Flask's JSON response sends (compact, a final newline): the ETag is of exactly these.
+    data = f"{current_app.json.dumps(body, separators=(',', ':'))}\n".encode()
     etag = hashlib.sha256(data).hexdigest()[:32]
     # If-None-Match compares weakly (RFC 9110 13.1.2); no Range or date logic to run (make_conditional).
     response = Response(status=304) if request.if_none_match.contains_weak(etag) else Response(data)
