@@ -331,7 +331,7 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
     """Dispatch on method and path; answer JSON (problem+json for errors)."""
     handler = ROUTES.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")))
     status, body = handler(environ) if handler else _problem(404, "Not Found", "No such route")
-    payload = json.dumps(body).encode()
+    payload = json.dumps(body, separators=(",", ":")).encode() + b"\n"  # Flask's bytes: compact, a newline
     content_type = "application/json" if status < 400 else "application/problem+json"
     # Shopwright's product lists carry a strong ETag of the body: the baseline pays for one too.
     etag = hashlib.sha256(payload).hexdigest()[:32]
