@@ -44,6 +44,14 @@ Password = Annotated[
 AnyPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024, strip_whitespace=False)]
 FullName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 CountryCode = Annotated[str, AfterValidator(_country_code)]
+# The parts of a postal address: the address book's and an order's shipping address share them.
+AddressLabel = Annotated[str, StringConstraints(max_length=50)]
+AddressLine = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+AddressExtraLine = Annotated[str, StringConstraints(max_length=200)]
+City = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Region = Annotated[str, StringConstraints(max_length=100)]
+PostalCode = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+Phone = Annotated[str, StringConstraints(max_length=40)]
 
 
 class RegisterIn(InputModel):
@@ -97,28 +105,28 @@ class PasswordResetConfirmIn(InputModel):
 
 
 class AddressIn(InputModel):
-    label: Annotated[str, StringConstraints(max_length=50)] | None = None
-    full_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    line1: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
-    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    region: Annotated[str, StringConstraints(max_length=100)] | None = None
-    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    label: AddressLabel | None = None
+    full_name: FullName
+    line1: AddressLine
+    line2: AddressExtraLine | None = None
+    city: City
+    region: Region | None = None
+    postal_code: PostalCode
     country: CountryCode
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    phone: Phone | None = None
     is_default: StrictBool = False
 
 
 class AddressUpdate(InputModel):
-    label: Annotated[str, StringConstraints(max_length=50)] | None = None
-    full_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    line1: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
-    city: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
-    region: Annotated[str, StringConstraints(max_length=100)] | None = None
-    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
+    label: AddressLabel | None = None
+    full_name: FullName | None = None
+    line1: AddressLine | None = None
+    line2: AddressExtraLine | None = None
+    city: City | None = None
+    region: Region | None = None
+    postal_code: PostalCode | None = None
     country: CountryCode | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    phone: Phone | None = None
     is_default: StrictBool | None = None
 
     @model_validator(mode="after")

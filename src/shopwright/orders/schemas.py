@@ -6,24 +6,31 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt, StringConstraints, field_validator
 
-from shopwright.accounts.schemas import CountryCode
+from shopwright.accounts.schemas import (
+    AddressExtraLine,
+    AddressLine,
+    City,
+    CountryCode,
+    FullName,
+    Phone,
+    PostalCode,
+    Region,
+)
 from shopwright.cart.schemas import MAX_LINE_QUANTITY
 from shopwright.db import MAX_ID
 from shopwright.orders.status import Status
 from shopwright.schemas import InputModel, LimitQuery, OutputModel, UTCTimestamp
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-
 
 class ShippingAddressIn(InputModel):
-    full_name: Text | None = None
-    line1: Text
-    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
-    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    region: Annotated[str, StringConstraints(max_length=100)] | None = None
-    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    full_name: FullName | None = None
+    line1: AddressLine
+    line2: AddressExtraLine | None = None
+    city: City
+    region: Region | None = None
+    postal_code: PostalCode
     country: CountryCode
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    phone: Phone | None = None
 
 
 class OrderCreate(InputModel):
