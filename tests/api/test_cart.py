@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,14 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.cart_factories import CART, Shopper, cart_lines, lapse_carts, total_reserved
-from tests.catalog_factories import Shop, empty_catalog, stock_of
+from tests.catalog_factories import Shop, stock_of
 from tests.factories import assert_problem, customer, error_fields
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 @pytest.fixture

@@ -3,25 +3,15 @@ lines it holds (no N+1)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from tests.api.test_catalog_query_count import StatementLog
 from tests.cart_factories import CART, Shopper
-from tests.catalog_factories import Shop, empty_catalog
+from tests.catalog_factories import Shop
 from tests.factories import customer
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 def _shopper_with_lines(shop: Shop, client: FlaskClient, lines: int) -> tuple[Shopper, dict[str, Any]]:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, counts, empty_catalog
+from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, counts
 from tests.factories import assert_problem, error_fields
 
 HUGE_ID = 10**20
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 def _tree(client: FlaskClient) -> list[dict[str, Any]]:

@@ -4,22 +4,14 @@ documented ProductOut model gives, byte for byte, and what the product's own pag
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.catalog.schemas import ProductOut
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, empty_catalog, set_rating, set_reserved
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
+from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, set_rating, set_reserved
 
 
 @pytest.fixture

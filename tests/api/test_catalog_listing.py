@@ -8,12 +8,10 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +19,6 @@ from tests.catalog_factories import (
     PRODUCTS,
     Shop,
     create_products,
-    empty_catalog,
     make_cursor,
     set_rating,
     set_ratings,
@@ -30,12 +27,6 @@ from tests.catalog_factories import (
 from tests.factories import assert_problem, error_fields
 
 SORTS = ["newest", "price_asc", "price_desc", "rating", "relevance"]
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 def _list(client: FlaskClient, path: str = PRODUCTS, **params: Any) -> dict[str, Any]:

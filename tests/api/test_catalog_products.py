@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,7 +12,6 @@ from tests.catalog_factories import (
     PRODUCTS,
     Shop,
     counts,
-    empty_catalog,
     product_row,
     set_reserved,
     stock_of,
@@ -23,12 +20,6 @@ from tests.catalog_factories import (
 from tests.factories import assert_problem, error_fields
 
 HUGE_ID = 10**20  # far beyond any id column: still just an unknown id
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ variants and categories they return (no N+1)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,17 +17,10 @@ from tests.catalog_factories import (
     PRODUCTS,
     Shop,
     create_products,
-    empty_catalog,
     set_reserved,
     unique_sku,
 )
 from tests.factories import customer
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 class StatementLog:

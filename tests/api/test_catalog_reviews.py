@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import PRODUCTS, Shop, counts, empty_catalog, make_cursor, product_row
+from tests.catalog_factories import PRODUCTS, Shop, counts, make_cursor, product_row
 from tests.factories import Account, assert_problem, customer, error_fields
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -21,19 +21,8 @@ from tests.order_factories import ADDRESS, ORDERS, Buyer, order_count
 
 
 @pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
-
-
-@pytest.fixture
 def category(shop: Shop) -> dict[str, Any]:
     return shop.category("Laptops")
-
-
-@pytest.fixture
-def buyer(client: FlaskClient) -> Buyer:
-    return Buyer(client, customer(client))
 
 
 def _variant(product: dict[str, Any]) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import RefundResult, TestGateway
 from shopwright.payments.models import Refund
-from tests.catalog_factories import Shop, empty_catalog, stock_of
+from tests.catalog_factories import Shop, stock_of
 from tests.factories import assert_problem, customer
 from tests.order_factories import ORDERS, Buyer
 
@@ -22,19 +21,8 @@ ADMIN_ORDERS = "/api/admin/orders"
 
 
 @pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
-
-
-@pytest.fixture
 def product(shop: Shop) -> dict[str, Any]:
     return shop.product(shop.category("Laptops")["id"], price_cents=2_000, stock_quantity=10)
-
-
-@pytest.fixture
-def buyer(client: FlaskClient) -> Buyer:
-    return Buyer(client, customer(client))
 
 
 def _variant(product: dict[str, Any]) -> int:

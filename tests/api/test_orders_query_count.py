@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from tests.api.test_catalog_query_count import StatementLog
-from tests.catalog_factories import Shop, empty_catalog
+from tests.catalog_factories import Shop
 from tests.factories import customer
 from tests.order_factories import ORDERS, Buyer
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 def _buyer_with_lines(shop: Shop, client: FlaskClient, lines: int) -> Buyer:

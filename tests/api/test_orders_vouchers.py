@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.promotions.models import Voucher
-from tests.catalog_factories import Shop, empty_catalog, stock_of
+from tests.catalog_factories import Shop, stock_of
 from tests.factories import assert_problem, customer
 from tests.order_factories import ORDERS, Buyer, order_count
 
 
 @pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
-
-
-@pytest.fixture
 def product(shop: Shop) -> dict[str, Any]:
     return shop.product(shop.category()["id"], price_cents=2_000, stock_quantity=10)
-
-
-@pytest.fixture
-def buyer(client: FlaskClient) -> Buyer:
-    return Buyer(client, customer(client))
 
 
 def _voucher(shop: Shop, **fields: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from shopwright.outbox import Event
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import ChargeResult, TestGateway, sign_webhook
 from shopwright.payments.models import Payment
-from tests.catalog_factories import Shop, empty_catalog
+from tests.catalog_factories import Shop
 from tests.factories import assert_problem, customer
 from tests.order_factories import Buyer
 
@@ -36,12 +36,6 @@ class StalledGateway(TestGateway):
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(PAYMENT_WEBHOOK_SECRET=SECRET)
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 def _send(

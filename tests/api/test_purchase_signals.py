@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import PRODUCTS, Shop, empty_catalog
+from tests.catalog_factories import PRODUCTS, Shop
 from tests.factories import customer
 from tests.order_factories import Buyer
-
-
-@pytest.fixture
-def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, client)
-    empty_catalog(sessions)
 
 
 def _buyer(client: FlaskClient) -> Buyer:

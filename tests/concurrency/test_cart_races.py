@@ -6,7 +6,6 @@ Each test names the protection it exercises and what breaks without it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,15 +18,9 @@ from shopwright.cart import service as cart
 from shopwright.cart.models import ACTIVE, EXPIRED, Cart
 from shopwright.inventory.models import StockLevel
 from tests.cart_factories import CART, Shopper, lapse_carts, reserved_in_active_carts
-from tests.catalog_factories import Shop, empty_catalog, stock_of
+from tests.catalog_factories import Shop, stock_of
 from tests.concurrency import race
 from tests.factories import Account, customer
-
-
-@pytest.fixture
-def shop(app: Flask, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, app.test_client())
-    empty_catalog(sessions)
 
 
 @pytest.fixture

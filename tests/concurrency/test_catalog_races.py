@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,15 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.catalog.models import Category, Product, Review, Variant
 from shopwright.inventory.models import StockLevel
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, empty_catalog, stock_of
+from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, stock_of
 from tests.concurrency import race
 from tests.factories import admin, customer
-
-
-@pytest.fixture
-def shop(app: Flask, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, app.test_client())
-    empty_catalog(sessions)
 
 
 @pytest.fixture

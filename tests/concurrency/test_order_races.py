@@ -9,7 +9,6 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from shopwright.outbox import Event
 from shopwright.payments.gateway import ChargeResult, TestGateway, sign_webhook
 from shopwright.payments.models import Payment
 from shopwright.promotions.models import Voucher
-from tests.catalog_factories import Shop, empty_catalog, stock_of
+from tests.catalog_factories import Shop, stock_of
 from tests.concurrency import race
 from tests.factories import customer
 from tests.order_factories import ORDERS, Buyer
@@ -34,12 +33,6 @@ WEBHOOK_SECRET = "whsec-test-0123456789abcdef0123456789"
 @pytest.fixture
 def app(make_app: Any) -> Flask:
     return make_app(PAYMENT_WEBHOOK_SECRET=WEBHOOK_SECRET)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def shop(app: Flask, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, app.test_client())
-    empty_catalog(sessions)
 
 
 def _buyers(app: Flask, n: int) -> list[Buyer]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.orders import payment as order_payment
 from shopwright.payments.gateway import sign_webhook
 from shopwright.payments.models import Payment
-from tests.catalog_factories import Shop, empty_catalog
+from tests.catalog_factories import Shop
 from tests.concurrency import race
 from tests.services.test_payment_reconciliation import (
     SECRET,
@@ -25,12 +23,6 @@ from tests.services.test_payment_reconciliation import (
 )
 
 __all__ = ["app"]  # the fixture, shared with the service tests
-
-
-@pytest.fixture
-def shop(app: Flask, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, app.test_client())
-    empty_catalog(sessions)
 
 
 def test_sweeps_racing_the_providers_webhook_pay_the_order_once(

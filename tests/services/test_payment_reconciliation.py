@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ from shopwright.payments import service as payments
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import ChargeResult, RefundResult, TestGateway
 from shopwright.payments.models import Payment, Refund
-from tests.catalog_factories import Shop, empty_catalog, stock_of
+from tests.catalog_factories import Shop, stock_of
 from tests.factories import customer
 from tests.order_factories import Buyer
 
@@ -51,12 +50,6 @@ class UnreachedGateway(TestGateway):
 def app(make_app: Any) -> Flask:
     app: Flask = make_app(PAYMENT_WEBHOOK_SECRET=SECRET)
     return app
-
-
-@pytest.fixture
-def shop(app: Flask, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, app.test_client())
-    empty_catalog(sessions)
 
 
 def _stuck_order(

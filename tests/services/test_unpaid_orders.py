@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,17 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.db import utcnow
 from shopwright.orders import cancellation
 from shopwright.orders.models import Order
-from tests.catalog_factories import Shop, empty_catalog, stock_of
+from tests.catalog_factories import Shop, stock_of
 from tests.factories import customer
 from tests.order_factories import Buyer
 
 TIMEOUT = timedelta(minutes=30)
-
-
-@pytest.fixture
-def shop(app: Flask, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    yield Shop(app, app.test_client())
-    empty_catalog(sessions)
 
 
 @pytest.fixture
