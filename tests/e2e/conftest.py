@@ -46,6 +46,12 @@ class LiveServer:
             raw = error.read()
             return error.code, json.loads(raw) if raw else {}
 
+    def login(self, email: str, password: str) -> str:
+        """Log in over HTTP and return the access token (the login must succeed)."""
+        status, tokens = self.request("POST", "/api/auth/login", {"email": email, "password": password})
+        assert status == 200, tokens
+        return str(tokens["access_token"])
+
 
 @pytest.fixture
 def live_server(

@@ -17,12 +17,6 @@ PASSWORD = "Race-pass-1"
 RACERS = 50
 
 
-def _login(server: LiveServer, email: str) -> str:
-    status, tokens = server.request("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
-    assert status == 200, tokens
-    return str(tokens["access_token"])
-
-
 def test_fifty_customers_over_http_reserve_exactly_the_five_units_in_stock(
     live_server_4_workers: LiveServer, committed_db: Engine
 ) -> None:
@@ -30,7 +24,7 @@ def test_fifty_customers_over_http_reserve_exactly_the_five_units_in_stock(
     sessions = make_sessionmaker(committed_db)
     with sessions() as session:
         ensure_admin(session, "ops@example.com", PASSWORD)
-    admin = _login(server, "ops@example.com")
+    admin = server.login("ops@example.com", PASSWORD)
     status, category = server.request("POST", "/api/categories", {"name": "Consoles"}, token=admin)
     assert status == 201, category
     body = {
@@ -46,7 +40,7 @@ def test_fifty_customers_over_http_reserve_exactly_the_five_units_in_stock(
     def register(i: int) -> str:
         email = f"racer{i}@example.com"
         assert server.request("POST", "/api/auth/register", {"email": email, "password": PASSWORD})[0] == 201
-        return _login(server, email)
+        return server.login(email, PASSWORD)
 
     with ThreadPoolExecutor(8) as pool:
         tokens = list(pool.map(register, range(RACERS)))

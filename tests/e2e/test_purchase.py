@@ -11,19 +11,13 @@ from tests.e2e.conftest import LiveServer
 PASSWORD = "Buyer-pass-1"
 
 
-def _login(server: LiveServer, email: str) -> str:
-    status, tokens = server.request("POST", "/api/auth/login", {"email": email, "password": PASSWORD})
-    assert status == 200, tokens
-    return str(tokens["access_token"])
-
-
 def test_register_browse_buy_pay_ship_deliver_and_see_it_in_history(
     live_server: LiveServer, committed_db: Engine
 ) -> None:
     server = live_server
     with make_sessionmaker(committed_db)() as session:
         ensure_admin(session, "ops@example.com", PASSWORD)
-    admin = _login(server, "ops@example.com")
+    admin = server.login("ops@example.com", PASSWORD)
     status, category = server.request("POST", "/api/categories", {"name": "Lamps"}, token=admin)
     assert status == 201
     lamp = {
@@ -41,7 +35,7 @@ def test_register_browse_buy_pay_ship_deliver_and_see_it_in_history(
         "POST", "/api/auth/register", {"email": "dana@example.com", "password": PASSWORD}
     )
     assert status == 201
-    token = _login(server, "dana@example.com")
+    token = server.login("dana@example.com", PASSWORD)
     status, listing = server.request("GET", "/api/products?q=lamp")
     assert status == 200
     assert [item["id"] for item in listing["items"]] == [product["id"]]
