@@ -64,7 +64,7 @@ class Shop:
 
     def product(
         self,
-        category_id: int,
+        category_id: int | None,
         name: str | None = None,
         *,
         price_cents: int = 1000,

@@ -204,7 +204,9 @@ def _with_relations(session: Session, page: ProductPage, postgres: bool) -> Prod
     product_ids = [row[_ID] for row in page.items]
     for variant in _VARIANTS[postgres].rows(session, {"product_ids": product_ids}):
         page.variants.setdefault(variant[_VARIANT_PRODUCT_ID], []).append(variant)
-    category_ids = list(dict.fromkeys(row[_CATEGORY_ID] for row in page.items))
+    category_ids = list(
+        dict.fromkeys(row[_CATEGORY_ID] for row in page.items if row[_CATEGORY_ID] is not None)
+    )
     categories = _CATEGORIES[postgres].rows(session, {"ids": category_ids})
     page.categories = {category[0]: category for category in categories}
     return page

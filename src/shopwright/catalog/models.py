@@ -77,7 +77,7 @@ class Product(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"))
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(220), unique=True)
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -94,7 +94,7 @@ class Product(Base):
     )
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    category: Mapped[Category] = relationship(lazy="raise")
+    category: Mapped[Category | None] = relationship(lazy="raise")
     variants: Mapped[list[Variant]] = relationship(
         back_populates="product", lazy="raise", order_by="Variant.id"
     )

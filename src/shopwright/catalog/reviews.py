@@ -82,7 +82,7 @@ def recommend(session: Session, product_id: int, *, preferred: list[int], limit:
         else {}
     )
     chosen = [ranked[i] for i in preferred if i in ranked][:limit]
-    if len(chosen) < limit:
+    if len(chosen) < limit and product.category_id is not None:  # no category, no category to fill from
         chosen += session.scalars(
             select(Product)
             .where(

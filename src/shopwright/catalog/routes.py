@@ -258,14 +258,14 @@ def _listed_products(page: listing.ProductPage, available: dict[int, int]) -> li
         # rank may follow). tests/api/test_catalog_list_output.py holds every item to ProductOut.
         pid, name, slug, description, category_id, price, currency, rating, count, created, updated = row[:11]
         variants = _listed_variants(page.variants.get(pid, ()), available)
-        cid, cname, cslug = page.categories[category_id]
+        ref = page.categories.get(category_id)  # None: the product has no category
         items.append(
             {
                 "id": pid,
                 "name": name,
                 "slug": slug,
                 "description": description,
-                "category": {"id": cid, "name": cname, "slug": cslug},
+                "category": {"id": ref[0], "name": ref[1], "slug": ref[2]} if ref else None,
                 "price_cents": price,
                 "currency": currency,
                 "in_stock": any(variant["available"] > 0 for variant in variants),

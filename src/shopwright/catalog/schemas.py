@@ -86,7 +86,7 @@ class ProductCreate(InputModel):
     name: Name
     slug: Slug | None = None
     description: Annotated[str, StringConstraints(max_length=20000)] = ""
-    category_id: Id
+    category_id: Id | None = Field(default=None, description="Leave out (or null) for no category")
     is_active: StrictBool = True
     sku: Sku | None = None
     price_cents: Cents | None = None
@@ -139,7 +139,7 @@ class ProductUpdate(InputModel):
     name: Name | None = None
     slug: Slug | None = None
     description: Annotated[str, StringConstraints(max_length=20000)] | None = None
-    category_id: Id | None = None
+    category_id: Id | None = Field(default=None, description="null takes the product out of its category")
     is_active: StrictBool | None = None
     sku: Sku | None = None
     price_cents: Cents | None = None
@@ -170,7 +170,7 @@ class ProductOut(OutputModel):
     name: str
     slug: str
     description: str
-    category: CategoryRef
+    category: CategoryRef | None
     price_cents: int = Field(description="The lowest price among the product's variants")
     currency: str
     in_stock: bool

@@ -171,7 +171,7 @@ def add_product(session: Session, data: ProductCreate) -> tuple[Product, list[tu
         name=data.name,
         slug=data.slug or "",
         description=data.description,
-        category=_category_for_product(session, data.category_id),
+        category=_category_for_product(session, data.category_id) if data.category_id is not None else None,
         is_active=data.is_active,
         currency=data.currency,
     )
@@ -193,8 +193,9 @@ def apply_product_update(session: Session, product_id: int, data: ProductUpdate)
     product = get_product(session, product_id, include_hidden=True, lock=True)
     if product.deleted_at is not None:
         raise ProductNotFound(f"No product {product_id}")
-    if data.category_id is not None:
-        product.category = _category_for_product(session, data.category_id)
+    if "category_id" in data.model_fields_set:  # an explicit null takes the product out of its category
+        category_id = data.category_id
+        product.category = _category_for_product(session, category_id) if category_id is not None else None
     for name in ("name", "slug", "description", "is_active"):
         value = getattr(data, name)
         if value is not None:
