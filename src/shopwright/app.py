@@ -14,7 +14,7 @@ from flask.sessions import NullSession, SessionInterface
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_openapi import Info, OpenAPI
+from flask_openapi import Info, OpenAPI, Tag
 from flask_openapi_swagger.templates import swagger_html_string
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -40,6 +40,7 @@ from shopwright.db import (
     make_sessionmaker,
 )
 from shopwright.errors import (
+    InvalidRequest,
     ShopError,
     as_response,
     problem,
@@ -50,16 +51,18 @@ from shopwright.errors import (
 from shopwright.notifications import service as notifications
 from shopwright.notifications.email import EmailSender, make_email_sender
 from shopwright.observability import configure_logging, get_logger, request_id_from
+from shopwright.openapi import finish_document, text_answer
 from shopwright.orders import routes as orders_routes
 from shopwright.payments import routes as payments_routes
 from shopwright.payments.gateway import make_gateway
 from shopwright.promotions import routes as promotions_routes
-from shopwright.schemas import Problem
+from shopwright.schemas import Health
 
 log = get_logger(__name__)
 PROBLEMS_FILE = Path(__file__).resolve().parents[2] / "docs" / "problems.md"
 # Swagger UI served at /api/docs with absolute asset paths, so a trailing slash does not break it.
 DOCS_HTML = swagger_html_string.replace('"swagger/', '"/api/swagger/')
+META = Tag(name="Meta", description="Health, the API reference and the problem catalogue")
 
 
 def create_app(
@@ -134,7 +137,7 @@ def create_app(
     app.register_api(promotions_routes.bp)
     _init_meta_routes(app)
     _init_rate_limits(app, settings)
-    _document_problems(app)
+    finish_document(app.api_doc)  # built once, after every route is registered, then served as is
     cli.register(app)
     app.teardown_appcontext(close_session)
     return app
@@ -158,6 +161,7 @@ def _init_request_hooks(app: Flask) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=g.request_id)
         _reject_unreadable_body()
+        _reject_repeated_parameters()
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -185,6 +189,16 @@ def _reject_unreadable_body() -> None:
     if not request.is_json:
         raise UnsupportedMediaType("Send the request body as JSON (Content-Type: application/json)")
     request.get_json()  # raises BadRequest on malformed JSON; the parsed value is cached for the view
+
+
+def _reject_repeated_parameters() -> None:
+    """Answer 422 for a query parameter given twice: each takes one value, and which would win is a guess."""
+    repeated = [name for name, values in request.args.lists() if len(values) > 1]
+    if repeated:
+        raise InvalidRequest(
+            f"Give each query parameter once: {', '.join(repeated)}",
+            errors=[{"field": name, "message": "given more than once"} for name in repeated],
+        )
 
 
 def _validation_error_response(error: ValidationError) -> Response:
@@ -245,7 +259,13 @@ def _init_outbox(
 
 
 def _init_meta_routes(app: OpenAPI) -> None:
-    @app.get("/api/health", summary="Liveness and database check", doc_ui=True)
+    @app.get(
+        "/api/health",
+        summary="Liveness and database check (503 problem when a dependency is down)",
+        operation_id="getHealth",
+        tags=[META],
+        responses={200: Health},
+    )
     def health() -> Any:
         checks = {"database": _check(lambda: get_session().execute(text("SELECT 1")))}
         client = app.extensions["shopwright.redis"]
@@ -257,7 +277,13 @@ def _init_meta_routes(app: OpenAPI) -> None:
             problem(503, "service_unavailable", "Service unavailable", "A dependency is down", **checks)
         )
 
-    @app.get("/api/docs", summary="Interactive API documentation (works offline)")
+    @app.get(
+        "/api/docs",
+        summary="Interactive API documentation (works offline)",
+        operation_id="getApiDocs",
+        tags=[META],
+        responses={200: text_answer("text/html", "The Swagger UI page")},
+    )
     def docs() -> Any:
         from flask import render_template_string
 
@@ -268,29 +294,17 @@ def _init_meta_routes(app: OpenAPI) -> None:
             oauth_config=None,
         )
 
-    @app.get("/api/problems", summary="The catalogue of problem types (Markdown)")
+    @app.get(
+        "/api/problems",
+        summary="The catalogue of problem types (Markdown)",
+        operation_id="getProblemCatalogue",
+        tags=[META],
+        responses={200: text_answer("text/markdown", "docs/problems.md")},
+    )
     def problems() -> Any:
         if not PROBLEMS_FILE.exists():
             return as_response(problem_for_http(404, "The problem catalogue is not installed"))
         return Response(PROBLEMS_FILE.read_text(encoding="utf-8"), mimetype="text/markdown")
-
-
-def _document_problems(app: OpenAPI) -> None:
-    """Describe error answers in the OpenAPI document as they are sent: problem+json."""
-    spec = app.api_doc  # built once here, after every route is registered, then served as is
-    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    schemas.pop("ValidationErrorModel", None)
-    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(schemas["Problem"].pop("$defs", {}))
-    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for operations in spec["paths"].values():
-        for operation in operations.values():
-            if isinstance(operation, dict) and "responses" in operation:
-                operation["responses"].pop("422", None)
-                operation["responses"]["default"] = {
-                    "description": "Error (problem details)",
-                    "content": content,
-                }
 
 
 def _check(probe: Any) -> str:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 T = TypeVar("T")
 
@@ -30,7 +39,7 @@ def _currency(value: str) -> str:
     return code
 
 
-# An ISO 4217 currency code, upper-cased: money is integer minor units with its currency (API.md).
+# An ISO 4217 currency code, upper-cased: money is integer minor units with its currency (docs/api.md).
 Currency = Annotated[str, AfterValidator(_currency)]
 
 
@@ -52,17 +61,45 @@ class QueryModel(BaseModel):
         return super().model_json_schema(*args, **kwargs)
 
 
-class OutputModel(BaseModel):
-    """A response body built from ORM objects."""
+def _query_bool(value: Any) -> Any:
+    # Pydantic would also take "yes", "on", "1", "t"...: the document says boolean, so "true" or "false".
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return value
 
-    model_config = ConfigDict(from_attributes=True)
+
+# A boolean query parameter: exactly `true` or `false`.
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
+
+
+class OutputModel(BaseModel):
+    """A response body built from ORM objects; every field is always sent, so the document requires it."""
+
+    model_config = ConfigDict(from_attributes=True, json_schema_serialization_defaults_required=True)
 
 
 class Page(BaseModel, Generic[T]):
-    """A cursor-paginated list."""
+    """A cursor-paginated list: `next_cursor` fetches the next page, null on the last one."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     items: list[T]
     next_cursor: str | None = None
+
+
+class NumberedPage(BaseModel, Generic[T]):
+    """A page of a list read with `page` and `per_page`, and how many items match in all."""
+
+    items: list[T]
+    page: int
+    per_page: int
+    total: int
+
+
+class ItemList(BaseModel, Generic[T]):
+    """A whole list, not paginated."""
+
+    items: list[T]
 
 
 class LimitQuery(QueryModel):
@@ -94,15 +131,29 @@ class Message(BaseModel):
     detail: str
 
 
+class Health(BaseModel):
+    """The service and its dependencies answer (`redis` only where Redis is configured)."""
+
+    status: Literal["ok"]
+    database: Literal["ok"]
+    redis: Literal["ok"] | None = None
+
+
+KEY_PATTERN = r"^[\x21-\x7e]+$"  # printable ASCII, no spaces
+
+
 class IdempotencyHeader(BaseModel):
-    """The optional `Idempotency-Key` header of retry-safe POSTs (API.md, Retry safety)."""
+    """The optional `Idempotency-Key` header of retry-safe POSTs (docs/api.md, Idempotency keys)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    idempotency_key: (
-        Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")] | None
-    ) = Field(
+    idempotency_key: Annotated[
+        Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=KEY_PATTERN)] | None,
+        # Documented as the string it is when sent: a header has no null.
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN}),
+    ] = Field(
         default=None,
+        alias="Idempotency-Key",
         description="Any unique string (a UUID is best). A retry with the same key and body gets the first "
         "response back; kept at least 24 hours.",
     )

@@ -99,7 +99,8 @@ def test_the_list_pages_with_a_cursor(shop: Shop, client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["?limit=0", "?limit=101", "?threshold=-1", "?cursor=bogus", "?low_stock=maybe"]
+    "query",
+    ["?limit=0", "?limit=101", "?threshold=-1", "?cursor=bogus", "?low_stock=maybe", "?low_stock=1"],
 )
 def test_bad_list_queries_are_refused(shop: Shop, client: FlaskClient, query: str) -> None:
     assert client.get(INVENTORY + query, headers=shop.headers).status_code == 422

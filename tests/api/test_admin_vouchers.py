@@ -386,6 +386,11 @@ def test_the_list_pages_newest_first_and_filters_on_active(
         "?limit=0",
         "?limit=101",
         "?active=maybe",
+        "?active=1",  # booleans are true or false, not pydantic's lax "1", "yes", "on"...
+        "?active=yes",
+        "?active=True",
+        "?cursor=a&cursor=b",  # one value per parameter: which would win is a guess
+        "?active=true&active=false",
         "?cursor=bogus",
         f"?cursor={make_cursor({'id': 'x'})}",
         f"?cursor={make_cursor({'id': 2**40})}",
@@ -394,6 +399,13 @@ def test_the_list_pages_newest_first_and_filters_on_active(
 )
 def test_bad_list_queries_are_refused(client: FlaskClient, boss: Account, query: str) -> None:
     assert client.get(VOUCHERS + query, headers=boss.headers).status_code == 422
+
+
+def test_a_repeated_parameter_is_named_in_the_problem(client: FlaskClient, boss: Account) -> None:
+    response = client.get(f"{VOUCHERS}?limit=5&cursor=a&cursor=b", headers=boss.headers)
+
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"] == [{"field": "cursor", "message": "given more than once"}]
 
 
 def test_an_empty_list(client: FlaskClient, boss: Account) -> None:

@@ -35,19 +35,30 @@ from shopwright.accounts.schemas import (
     UserOut,
 )
 from shopwright.db import get_read_session, get_session, get_settings
-from shopwright.schemas import Message
+from shopwright.openapi import RATE_LIMITED
+from shopwright.schemas import ItemList, Message
 
 bp = APIBlueprint("accounts", __name__, url_prefix="/api/auth", abp_tags=[Tag(name="Accounts")])
 Result = tuple[dict[str, Any] | str, int] | dict[str, Any]
 
 
-@bp.post("/register", summary="Register a customer account", responses={201: UserOut})
+@bp.post(
+    "/register",
+    summary="Register a customer account",
+    operation_id="register",
+    responses={201: UserOut, 429: RATE_LIMITED},
+)
 def register(body: RegisterIn) -> Result:
     user = service.register_user(get_session(), body)
     return UserOut.model_validate(user).model_dump(mode="json"), 201
 
 
-@bp.post("/login", summary="Log in and receive an access and a refresh token", responses={200: TokenOut})
+@bp.post(
+    "/login",
+    summary="Log in and receive an access and a refresh token",
+    operation_id="login",
+    responses={200: TokenOut, 429: RATE_LIMITED},
+)
 def login(body: LoginIn) -> Result:
     grant = tokens.login(get_session(), body.email, body.password, refresh_ttl())
     return mint_tokens(grant)
@@ -56,6 +67,7 @@ def login(body: LoginIn) -> Result:
 @bp.post(
     "/refresh",
     summary="Rotate a refresh token (Bearer header or body) into a new token pair",
+    operation_id="refreshTokens",
     responses={200: TokenOut},
     security=BEARER,
     request_body={
@@ -74,6 +86,7 @@ def refresh() -> Result:
 @bp.post(
     "/logout",
     summary="Revoke the access token and its login's refresh tokens",
+    operation_id="logout",
     security=BEARER,
     responses={200: Message},
 )
@@ -91,15 +104,33 @@ def logout() -> Result:
     return {"detail": "Logged out"}
 
 
-@bp.get("/me", summary="Get the current user's profile", security=BEARER, responses={200: UserOut})
+@bp.get(
+    "/me",
+    summary="Get the current user's profile",
+    operation_id="getProfile",
+    security=BEARER,
+    responses={200: UserOut},
+)
 @login_required
 def get_me() -> Result:
     profile = service.get_profile(get_read_session(fresh=True), current_user_id())
     return UserOut.model_validate(profile).model_dump(mode="json")
 
 
-@bp.put("/me", summary="Update the current user's name or email", security=BEARER, responses={200: UserOut})
-@bp.patch("/me", summary="Update the current user's name or email", security=BEARER, responses={200: UserOut})
+@bp.put(
+    "/me",
+    summary="Update the current user's name or email (as PATCH: fields left out are kept)",
+    operation_id="replaceProfile",
+    security=BEARER,
+    responses={200: UserOut},
+)
+@bp.patch(
+    "/me",
+    summary="Update the current user's name or email",
+    operation_id="updateProfile",
+    security=BEARER,
+    responses={200: UserOut},
+)
 @login_required
 def update_me(body: ProfileUpdate) -> Result:
     user = service.update_profile(get_session(), current_user_id(), body)
@@ -109,6 +140,7 @@ def update_me(body: ProfileUpdate) -> Result:
 @bp.delete(
     "/me",
     summary="Delete the current account and erase its personal data",
+    operation_id="deleteAccount",
     security=BEARER,
     responses={204: None},
 )
@@ -121,6 +153,7 @@ def delete_me() -> Result:
 @bp.post(
     "/change-password",
     summary="Change password; other sessions are logged out",
+    operation_id="changePassword",
     security=BEARER,
     responses={200: Message},
 )
@@ -138,7 +171,12 @@ def change_password(body: ChangePasswordIn) -> Result:
     return {"detail": "Password changed; other sessions were logged out"}
 
 
-@bp.post("/password-reset", summary="Email a password reset link (always 202)", responses={202: Message})
+@bp.post(
+    "/password-reset",
+    summary="Email a password reset link (always 202)",
+    operation_id="requestPasswordReset",
+    responses={202: Message},
+)
 def request_password_reset(body: PasswordResetIn) -> Result:
     settings = get_settings()
     tokens.request_password_reset(
@@ -150,7 +188,12 @@ def request_password_reset(body: PasswordResetIn) -> Result:
     return {"detail": "If the email belongs to an account, a reset link is on its way"}, 202
 
 
-@bp.post("/password-reset/confirm", summary="Set a new password with a reset token", responses={200: Message})
+@bp.post(
+    "/password-reset/confirm",
+    summary="Set a new password with a reset token",
+    operation_id="confirmPasswordReset",
+    responses={200: Message},
+)
 def confirm_password_reset(body: PasswordResetConfirmIn) -> Result:
     tokens.confirm_password_reset(
         get_session(), revocation_store(), body.token, body.new_password, refresh_ttl()
@@ -158,14 +201,26 @@ def confirm_password_reset(body: PasswordResetConfirmIn) -> Result:
     return {"detail": "Password changed; log in with the new password"}
 
 
-@bp.get("/me/addresses", summary="List the address book", security=BEARER, responses={200: AddressOut})
+@bp.get(
+    "/me/addresses",
+    summary="List the address book",
+    operation_id="listAddresses",
+    security=BEARER,
+    responses={200: ItemList[AddressOut]},
+)
 @login_required
 def list_addresses() -> Result:
     items = addresses.list_addresses(get_session(), current_user_id())
     return {"items": [AddressOut.model_validate(a).model_dump(mode="json") for a in items]}
 
 
-@bp.post("/me/addresses", summary="Add an address", security=BEARER, responses={201: AddressOut})
+@bp.post(
+    "/me/addresses",
+    summary="Add an address",
+    operation_id="createAddress",
+    security=BEARER,
+    responses={201: AddressOut},
+)
 @login_required
 def add_address(body: AddressIn) -> Result:
     address = addresses.add_address(get_session(), current_user_id(), body)
@@ -175,6 +230,7 @@ def add_address(body: AddressIn) -> Result:
 @bp.patch(
     "/me/addresses/<int:address_id>",
     summary="Update an address",
+    operation_id="updateAddress",
     security=BEARER,
     responses={200: AddressOut},
 )
@@ -185,7 +241,11 @@ def update_address(path: AddressPath, body: AddressUpdate) -> Result:
 
 
 @bp.delete(
-    "/me/addresses/<int:address_id>", summary="Delete an address", security=BEARER, responses={204: None}
+    "/me/addresses/<int:address_id>",
+    summary="Delete an address",
+    operation_id="deleteAddress",
+    security=BEARER,
+    responses={204: None},
 )
 @login_required
 def delete_address(path: AddressPath) -> Result:

@@ -38,7 +38,10 @@ class UserPath(BaseModel):
 
 
 @bp.get(
-    "/users", summary="List users, newest first, searchable by email or name", responses={200: Page[UserOut]}
+    "/users",
+    summary="List users, newest first, searchable by email or name",
+    operation_id="adminListUsers",
+    responses={200: Page[UserOut]},
 )
 @admin_required
 def list_users(query: UserSearchQuery) -> dict[str, Any]:
@@ -52,7 +55,10 @@ def list_users(query: UserSearchQuery) -> dict[str, Any]:
 
 
 @bp.put(
-    "/users/<int:user_id>/toggle-status", summary="Activate or deactivate a user", responses={200: UserOut}
+    "/users/<int:user_id>/toggle-status",
+    summary="Activate or deactivate a user",
+    operation_id="adminToggleUserStatus",
+    responses={200: UserOut},
 )
 @admin_required
 def toggle_user_status(path: UserPath) -> dict[str, Any]:
@@ -69,6 +75,7 @@ def toggle_user_status(path: UserPath) -> dict[str, Any]:
 @bp.get(
     "/inventory",
     summary="List stock per variant (quantity, reserved, available), optionally only low stock",
+    operation_id="adminListInventory",
     responses={200: Page[StockOut]},
 )
 @admin_required
@@ -88,6 +95,7 @@ def list_inventory(query: StockQuery) -> dict[str, Any]:
 @bp.put(
     "/inventory/<int:variant_id>",
     summary="Set a variant's stock ({quantity}) or change it ({delta}); never below what carts reserve",
+    operation_id="adminUpdateInventory",
     responses={200: StockOut},
 )
 @admin_required
@@ -99,7 +107,10 @@ def update_inventory(path: StockPath, body: StockUpdate) -> dict[str, Any]:
 
 
 @bp.get(
-    "/orders", summary="List all orders, newest first, optionally by status", responses={200: Page[OrderOut]}
+    "/orders",
+    summary="List all orders, newest first, optionally by status",
+    operation_id="adminListOrders",
+    responses={200: Page[OrderOut]},
 )
 @admin_required
 def list_orders(query: OrderQuery) -> dict[str, Any]:
@@ -111,7 +122,12 @@ def list_orders(query: OrderQuery) -> dict[str, Any]:
     return {"items": [render_order(o, attempts.get(o.id, [])) for o in found], "next_cursor": next_cursor}
 
 
-@bp.get("/orders/<int:order_id>", summary="Get any order", responses={200: OrderOut})
+@bp.get(
+    "/orders/<int:order_id>",
+    summary="Get any order",
+    operation_id="adminGetOrder",
+    responses={200: OrderOut},
+)
 @admin_required
 def get_order(path: OrderPath) -> dict[str, Any]:
     return order_out(orders.get_order(get_session(), path.order_id, user_id=None))
@@ -120,6 +136,7 @@ def get_order(path: OrderPath) -> dict[str, Any]:
 @bp.put(
     "/orders/<int:order_id>/status",
     summary="Move an order along the status machine",
+    operation_id="adminUpdateOrderStatus",
     responses={200: OrderOut},
 )
 @admin_required
@@ -130,6 +147,7 @@ def change_order_status(path: OrderPath, body: OrderStatusIn) -> dict[str, Any]:
 @bp.post(
     "/orders/<int:order_id>/refund",
     summary="Refund a paid order in full or in part (Idempotency-Key honoured)",
+    operation_id="adminRefundOrder",
     # 202: the provider did not answer; the refund stays pending (reserved) and is sent again automatically.
     responses={200: OrderOut, 202: OrderOut},
 )

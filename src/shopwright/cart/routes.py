@@ -25,28 +25,51 @@ def _out(view: CartView) -> dict[str, Any]:
     return CartOut.model_validate(view).model_dump(mode="json")
 
 
-@bp.get("", summary="Get the cart (a lapsed cart's lines come back as saved items)", responses={200: CartOut})
+@bp.get(
+    "",
+    summary="Get the cart (a lapsed cart's lines come back as saved items)",
+    operation_id="getCart",
+    responses={200: CartOut},
+)
 @login_required
 def get_cart() -> Result:
     return _out(service.view_cart(get_session(), current_user_id(), ttl=_ttl()))
 
 
 @bp.delete(
-    "", summary="Empty the cart, releasing its reservations (saved items stay)", responses={200: CartOut}
+    "",
+    summary="Empty the cart, releasing its reservations (saved items stay)",
+    operation_id="clearCart",
+    responses={200: CartOut},
 )
 @login_required
 def clear_cart() -> Result:
     return _out(service.clear_cart(get_session(), current_user_id(), ttl=_ttl()))
 
 
-@bp.post("/items", summary="Add a product or variant, reserving stock", responses={201: CartOut})
+@bp.post(
+    "/items",
+    summary="Add a product or variant, reserving stock",
+    operation_id="addCartItem",
+    responses={201: CartOut},
+)
 @login_required
 def add_item(body: CartItemIn) -> Result:
     return _out(service.add_item(get_session(), current_user_id(), body, ttl=_ttl())), 201
 
 
-@bp.put("/items/<int:item_id>", summary="Set a line's quantity (0 removes it)", responses={200: CartOut})
-@bp.patch("/items/<int:item_id>", summary="Set a line's quantity (0 removes it)", responses={200: CartOut})
+@bp.put(
+    "/items/<int:item_id>",
+    summary="Set a line's quantity (0 removes it); the same as PATCH",
+    operation_id="replaceCartItem",
+    responses={200: CartOut},
+)
+@bp.patch(
+    "/items/<int:item_id>",
+    summary="Set a line's quantity (0 removes it)",
+    operation_id="updateCartItem",
+    responses={200: CartOut},
+)
 @login_required
 def update_item(path: CartItemPath, body: CartItemUpdate) -> Result:
     view = service.set_item_quantity(
@@ -56,7 +79,10 @@ def update_item(path: CartItemPath, body: CartItemUpdate) -> Result:
 
 
 @bp.delete(
-    "/items/<int:item_id>", summary="Remove a line, releasing its reservation", responses={200: CartOut}
+    "/items/<int:item_id>",
+    summary="Remove a line, releasing its reservation",
+    operation_id="removeCartItem",
+    responses={200: CartOut},
 )
 @login_required
 def remove_item(path: CartItemPath) -> Result:
@@ -66,6 +92,7 @@ def remove_item(path: CartItemPath) -> Result:
 @bp.post(
     "/items/<int:item_id>/save-for-later",
     summary="Move a line to the saved items, releasing its reservation",
+    operation_id="saveCartItemForLater",
     responses={200: CartOut},
 )
 @login_required
@@ -76,6 +103,7 @@ def save_for_later(path: CartItemPath) -> Result:
 @bp.post(
     "/saved/<int:item_id>/move-to-cart",
     summary="Move a saved item back into the cart, reserving stock",
+    operation_id="moveSavedItemToCart",
     responses={200: CartOut},
 )
 @login_required
@@ -83,7 +111,12 @@ def move_to_cart(path: CartItemPath) -> Result:
     return _out(service.move_to_cart(get_session(), current_user_id(), path.item_id, ttl=_ttl()))
 
 
-@bp.delete("/saved/<int:item_id>", summary="Remove a saved item", responses={200: CartOut})
+@bp.delete(
+    "/saved/<int:item_id>",
+    summary="Remove a saved item",
+    operation_id="removeSavedItem",
+    responses={200: CartOut},
+)
 @login_required
 def remove_saved_item(path: CartItemPath) -> Result:
     return _out(service.remove_saved_item(get_session(), current_user_id(), path.item_id, ttl=_ttl()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from flask import Response, current_app, request
@@ -20,6 +21,7 @@ from shopwright.catalog.schemas import (
     CategoryPath,
     CategoryUpdate,
     ProductCreate,
+    ProductList,
     ProductOut,
     ProductPath,
     ProductQuery,
@@ -33,8 +35,9 @@ from shopwright.catalog.schemas import (
 )
 from shopwright.db import get_read_session, get_session
 from shopwright.inventory import service as inventory
+from shopwright.openapi import ETAG, NOT_MODIFIED, json_answer
 from shopwright.orders import purchases
-from shopwright.schemas import LimitQuery, iso_utc
+from shopwright.schemas import ItemList, LimitQuery, Page, iso_utc
 
 products_bp = APIBlueprint("products", __name__, url_prefix="/api/products", abp_tags=[Tag(name="Catalog")])
 categories_bp = APIBlueprint(
@@ -42,18 +45,28 @@ categories_bp = APIBlueprint(
 )
 Result = tuple[dict[str, Any] | str, int] | dict[str, Any] | Response
 RECOMMENDATIONS = 8
+PRODUCT_LIST_ANSWERS: dict[str | int | HTTPStatus, Any] = {
+    200: json_answer(ProductList, "A page of products", headers={"ETag": ETAG}),
+    304: NOT_MODIFIED,
+}
 
 
 # --- public reads ----------------------------------------------------------------------------
 @products_bp.get(
-    "", summary="List products: search, filter, sort, paginate (ETag)", responses={200: ProductOut}
+    "",
+    summary="List products: search, filter, sort, paginate (ETag)",
+    operation_id="listProducts",
+    responses=PRODUCT_LIST_ANSWERS,
 )
 def list_products(query: ProductQuery) -> Result:
     return _listing(query)
 
 
 @products_bp.get(
-    "/<int:product_id>", summary="Get a product with variants and availability", responses={200: ProductOut}
+    "/<int:product_id>",
+    summary="Get a product with variants and availability",
+    operation_id="getProduct",
+    responses={200: ProductOut},
 )
 def get_product(path: ProductPath) -> Result:
     session = get_read_session()
@@ -61,7 +74,10 @@ def get_product(path: ProductPath) -> Result:
 
 
 @products_bp.get(
-    "/<int:product_id>/reviews", summary="List a product's reviews, newest first", responses={200: ReviewOut}
+    "/<int:product_id>/reviews",
+    summary="List a product's reviews, newest first",
+    operation_id="listProductReviews",
+    responses={200: Page[ReviewOut]},
 )
 def list_reviews(path: ProductPath, query: LimitQuery) -> Result:
     items, next_cursor = reviews.list_reviews(
@@ -76,6 +92,7 @@ def list_reviews(path: ProductPath, query: LimitQuery) -> Result:
 @products_bp.post(
     "/<int:product_id>/reviews",
     summary="Review a product (once per customer)",
+    operation_id="createReview",
     security=BEARER,
     responses={201: ReviewOut},
 )
@@ -90,7 +107,8 @@ def add_review(path: ProductPath, body: ReviewCreate) -> Result:
 @products_bp.get(
     "/<int:product_id>/recommendations",
     summary="Products bought together with this one, then its category's best sellers and newest",
-    responses={200: ProductOut},
+    operation_id="listRecommendations",
+    responses={200: ItemList[ProductOut]},
 )
 def recommendations(path: ProductPath) -> Result:
     session = get_read_session()
@@ -99,15 +117,18 @@ def recommendations(path: ProductPath) -> Result:
     return {"items": _products_out(session, products)}
 
 
-@categories_bp.get("", summary="The category tree", responses={200: CategoryNode})
+@categories_bp.get(
+    "", summary="The category tree", operation_id="getCategoryTree", responses={200: ItemList[CategoryNode]}
+)
 def category_tree() -> Result:
     return {"items": _tree(service.list_categories(get_read_session()))}
 
 
 @categories_bp.get(
     "/<int:category_id>/products",
-    summary="Products of a category and its sub-categories",
-    responses={200: ProductOut},
+    summary="Products of a category and its sub-categories (ETag)",
+    operation_id="listCategoryProducts",
+    responses=PRODUCT_LIST_ANSWERS,
 )
 def category_products(path: CategoryPath, query: ProductQuery) -> Result:
     return _listing(query.model_copy(update={"category_id": path.category_id}))
@@ -117,6 +138,7 @@ def category_products(path: CategoryPath, query: ProductQuery) -> Result:
 @products_bp.post(
     "",
     summary="Create a product (variants, or sku + price_cents + stock_quantity)",
+    operation_id="createProduct",
     security=BEARER,
     responses={201: ProductOut},
 )
@@ -127,10 +149,18 @@ def create_product(body: ProductCreate) -> Result:
 
 
 @products_bp.put(
-    "/<int:product_id>", summary="Update a product", security=BEARER, responses={200: ProductOut}
+    "/<int:product_id>",
+    summary="Update a product (as PATCH: fields left out are kept)",
+    operation_id="replaceProduct",
+    security=BEARER,
+    responses={200: ProductOut},
 )
 @products_bp.patch(
-    "/<int:product_id>", summary="Update a product", security=BEARER, responses={200: ProductOut}
+    "/<int:product_id>",
+    summary="Update a product",
+    operation_id="updateProduct",
+    security=BEARER,
+    responses={200: ProductOut},
 )
 @admin_required
 def update_product(path: ProductPath, body: ProductUpdate) -> Result:
@@ -139,7 +169,11 @@ def update_product(path: ProductPath, body: ProductUpdate) -> Result:
 
 
 @products_bp.delete(
-    "/<int:product_id>", summary="Soft-delete a product", security=BEARER, responses={204: None}
+    "/<int:product_id>",
+    summary="Soft-delete a product",
+    operation_id="deleteProduct",
+    security=BEARER,
+    responses={204: None},
 )
 @admin_required
 def delete_product(path: ProductPath) -> Result:
@@ -148,7 +182,11 @@ def delete_product(path: ProductPath) -> Result:
 
 
 @products_bp.post(
-    "/<int:product_id>/variants", summary="Add a variant", security=BEARER, responses={201: VariantOut}
+    "/<int:product_id>/variants",
+    summary="Add a variant",
+    operation_id="createVariant",
+    security=BEARER,
+    responses={201: VariantOut},
 )
 @admin_required
 def add_variant(path: ProductPath, body: VariantCreate) -> Result:
@@ -159,6 +197,7 @@ def add_variant(path: ProductPath, body: VariantCreate) -> Result:
 @products_bp.patch(
     "/<int:product_id>/variants/<int:variant_id>",
     summary="Update a variant",
+    operation_id="updateVariant",
     security=BEARER,
     responses={200: VariantOut},
 )
@@ -167,7 +206,13 @@ def update_variant(path: VariantPath, body: VariantUpdate) -> Result:
     return _variant_out(inventory.update_variant(get_session(), path.product_id, path.variant_id, body))
 
 
-@categories_bp.post("", summary="Create a category", security=BEARER, responses={201: CategoryOut})
+@categories_bp.post(
+    "",
+    summary="Create a category",
+    operation_id="createCategory",
+    security=BEARER,
+    responses={201: CategoryOut},
+)
 @admin_required
 def create_category(body: CategoryCreate) -> Result:
     return CategoryOut.model_validate(service.create_category(get_session(), body)).model_dump(
@@ -178,6 +223,7 @@ def create_category(body: CategoryCreate) -> Result:
 @categories_bp.patch(
     "/<int:category_id>",
     summary="Rename, describe or move a category",
+    operation_id="updateCategory",
     security=BEARER,
     responses={200: CategoryOut},
 )
@@ -188,7 +234,11 @@ def update_category(path: CategoryPath, body: CategoryUpdate) -> Result:
 
 
 @categories_bp.delete(
-    "/<int:category_id>", summary="Delete an empty category", security=BEARER, responses={204: None}
+    "/<int:category_id>",
+    summary="Delete an empty category",
+    operation_id="deleteCategory",
+    security=BEARER,
+    responses={204: None},
 )
 @admin_required
 def delete_category(path: CategoryPath) -> Result:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import Field, RootModel, StrictBool, StrictInt, StringConstraints, model_validator
 
-from shopwright.schemas import Currency, InputModel, OutputModel, QueryModel, UTCTimestamp
+from shopwright.schemas import (
+    Currency,
+    InputModel,
+    NumberedPage,
+    OutputModel,
+    Page,
+    QueryBool,
+    QueryModel,
+    UTCTimestamp,
+)
 
 MAX_CENTS = 10**12  # ten billion in major units: far above any real price, well inside BIGINT
 MAX_STOCK = 10**9
@@ -194,6 +203,10 @@ class CategoryPath(InputModel):
     category_id: int
 
 
+class ProductList(RootModel[Page[ProductOut] | NumberedPage[ProductOut]]):
+    """Products: a cursor page (`limit`, `cursor`), or a numbered page when `page` or `per_page` is given."""
+
+
 Sort = Literal["newest", "price_asc", "price_desc", "rating", "relevance"]
 SearchText = Annotated[str, StringConstraints(min_length=2, max_length=200, strip_whitespace=True)]
 
@@ -204,8 +217,8 @@ class ProductQuery(QueryModel):
     category_id: Annotated[int, Field(ge=1)] | None = None
     min_price_cents: Annotated[int, Field(ge=0, le=MAX_CENTS)] | None = None
     max_price_cents: Annotated[int, Field(ge=0, le=MAX_CENTS)] | None = None
-    in_stock: bool | None = None
-    has_inventory: bool | None = None
+    in_stock: QueryBool | None = None
+    has_inventory: QueryBool | None = None
     sort: Sort = "newest"
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str, StringConstraints(max_length=500)] | None = None

@@ -7,11 +7,11 @@ from typing import Annotated
 from pydantic import Field, StrictInt, model_validator
 
 from shopwright.catalog.schemas import MAX_STOCK
-from shopwright.schemas import InputModel, LimitQuery, OutputModel
+from shopwright.schemas import InputModel, LimitQuery, OutputModel, QueryBool
 
 
 class StockQuery(LimitQuery):
-    low_stock: bool = Field(
+    low_stock: QueryBool = Field(
         default=False, description="Only variants with at most `threshold` units available"
     )
     threshold: int = Field(default=5, ge=0, le=MAX_STOCK)

@@ -66,6 +66,7 @@ def order_out(order: Order) -> dict[str, Any]:
 @bp.post(
     "",
     summary="Check out the cart into a pending order (Idempotency-Key honoured)",
+    operation_id="placeOrder",
     responses={201: OrderOut},
 )
 @login_required
@@ -77,7 +78,9 @@ def place_order(header: IdempotencyHeader, body: OrderCreate) -> Result:
     return stored_result(response)
 
 
-@bp.get("", summary="List your orders, newest first", responses={200: Page[OrderOut]})
+@bp.get(
+    "", summary="List your orders, newest first", operation_id="listOrders", responses={200: Page[OrderOut]}
+)
 @login_required
 def list_orders(query: LimitQuery) -> Result:
     session = get_session()
@@ -88,14 +91,19 @@ def list_orders(query: LimitQuery) -> Result:
     return {"items": [render_order(o, attempts.get(o.id, [])) for o in orders], "next_cursor": next_cursor}
 
 
-@bp.get("/<int:order_id>", summary="Get one of your orders", responses={200: OrderOut})
+@bp.get(
+    "/<int:order_id>", summary="Get one of your orders", operation_id="getOrder", responses={200: OrderOut}
+)
 @login_required
 def get_order(path: OrderPath) -> Result:
     return order_out(service.get_order(get_session(), path.order_id, user_id=current_user_id()))
 
 
 @bp.patch(
-    "/<int:order_id>", summary="Change line quantities while the order is pending", responses={200: OrderOut}
+    "/<int:order_id>",
+    summary="Change line quantities while the order is pending",
+    operation_id="updateOrder",
+    responses={200: OrderOut},
 )
 @login_required
 def update_order(path: OrderPath, body: OrderUpdate) -> Result:
@@ -106,6 +114,7 @@ def update_order(path: OrderPath, body: OrderUpdate) -> Result:
 @bp.post(
     "/<int:order_id>/cancel",
     summary="Cancel a pending or paid order: stock comes back, a paid order is refunded",
+    operation_id="cancelOrder",
     responses={200: OrderOut},
 )
 @login_required

@@ -23,7 +23,12 @@ bp = APIBlueprint(
 Result = tuple[dict[str, Any], int] | dict[str, Any]
 
 
-@bp.get("/<int:payment_id>", summary="Get a payment's status", responses={200: PaymentOut})
+@bp.get(
+    "/<int:payment_id>",
+    summary="Get a payment's status",
+    operation_id="getPayment",
+    responses={200: PaymentOut},
+)
 @login_required
 def get_payment(path: PaymentPath) -> Result:
     # Admins see any payment; a customer only their own (another's answers 404, like a missing one).
@@ -39,11 +44,12 @@ class ProviderPath(InputModel):
 @bp.post(
     "/process",
     summary="Pay a pending order; 402 card_declined leaves it pending (Idempotency-Key honoured)",
+    operation_id="processPayment",
     responses={200: PaymentOut},
 )
 @login_required
 def process_payment(header: IdempotencyHeader, body: PaymentProcessIn) -> Any:
-    # orders orchestrates the payment (DESIGN.md, Layers): this edge route calls its use case.
+    # orders orchestrates the payment (payments sits below it): this edge route calls its use case.
     keyed = keyed_request(header, body.model_dump(mode="json"))
     response = pay_order(
         get_session(),
@@ -60,6 +66,7 @@ def process_payment(header: IdempotencyHeader, body: PaymentProcessIn) -> Any:
 @bp.post(
     "/webhooks/<provider>",
     summary="Receive a payment provider's signed event (idempotent by event id)",
+    operation_id="receivePaymentWebhook",
     responses={200: Message},
     security=[],
 )

@@ -23,7 +23,12 @@ def _out(voucher: Voucher) -> dict[str, Any]:
     return VoucherOut.model_validate(voucher).model_dump(mode="json")
 
 
-@bp.get("", summary="List vouchers, newest first (filter: active)", responses={200: Page[VoucherOut]})
+@bp.get(
+    "",
+    summary="List vouchers, newest first (filter: active)",
+    operation_id="adminListVouchers",
+    responses={200: Page[VoucherOut]},
+)
 @admin_required
 def list_vouchers(query: VoucherQuery) -> Result:
     vouchers, next_cursor = service.list_vouchers(
@@ -32,20 +37,40 @@ def list_vouchers(query: VoucherQuery) -> Result:
     return {"items": [_out(v) for v in vouchers], "next_cursor": next_cursor}
 
 
-@bp.post("", summary="Create a voucher (percent or fixed amount)", responses={201: VoucherOut})
+@bp.post(
+    "",
+    summary="Create a voucher (percent or fixed amount)",
+    operation_id="adminCreateVoucher",
+    responses={201: VoucherOut},
+)
 @admin_required
 def create_voucher(body: VoucherCreate) -> Result:
     return _out(service.create_voucher(get_session(), body)), 201
 
 
-@bp.get("/<int:voucher_id>", summary="Get a voucher with its use count", responses={200: VoucherOut})
+@bp.get(
+    "/<int:voucher_id>",
+    summary="Get a voucher with its use count",
+    operation_id="adminGetVoucher",
+    responses={200: VoucherOut},
+)
 @admin_required
 def get_voucher(path: VoucherPath) -> Result:
     return _out(service.get_voucher(get_session(), path.voucher_id))
 
 
-@bp.put("/<int:voucher_id>", summary="Update a voucher", responses={200: VoucherOut})
-@bp.patch("/<int:voucher_id>", summary="Update a voucher", responses={200: VoucherOut})
+@bp.put(
+    "/<int:voucher_id>",
+    summary="Update a voucher (as PATCH: fields left out are kept)",
+    operation_id="adminReplaceVoucher",
+    responses={200: VoucherOut},
+)
+@bp.patch(
+    "/<int:voucher_id>",
+    summary="Update a voucher",
+    operation_id="adminUpdateVoucher",
+    responses={200: VoucherOut},
+)
 @admin_required
 def update_voucher(path: VoucherPath, body: VoucherUpdate) -> Result:
     return _out(service.update_voucher(get_session(), path.voucher_id, body))
@@ -54,6 +79,7 @@ def update_voucher(path: VoucherPath, body: VoucherUpdate) -> Result:
 @bp.delete(
     "/<int:voucher_id>",
     summary="Delete a voucher that was never redeemed (deactivate a redeemed one)",
+    operation_id="adminDeleteVoucher",
     responses={204: None},
 )
 @admin_required

@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from shopwright.db import MAX_ID
-from shopwright.schemas import Currency, InputModel, LimitQuery, OutputModel, UTCTimestamp
+from shopwright.schemas import Currency, InputModel, LimitQuery, OutputModel, QueryBool, UTCTimestamp
 
 MAX_CENTS = 10**12  # as for catalog prices: far above any real amount, well inside BIGINT
 _ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -148,4 +148,6 @@ class VoucherPath(InputModel):
 
 
 class VoucherQuery(LimitQuery):
-    active: bool | None = Field(default=None, description="Only active (true) or inactive (false) vouchers")
+    active: QueryBool | None = Field(
+        default=None, description="Only active (true) or inactive (false) vouchers"
+    )
