@@ -634,6 +634,10 @@ INVALID_UPDATE = [
     pytest.param({"variants": []}, "variants", id="variants-not-updatable"),
     pytest.param({"rating_avg": 5}, "rating_avg", id="rating-not-writable"),
     pytest.param({"colour": "red"}, "colour", id="unknown-field"),
+    # the shorthand edits the default variant, whose columns hold no null
+    pytest.param({"sku": None}, "sku", id="sku-null"),
+    pytest.param({"price_cents": None}, "price_cents", id="price-null"),
+    pytest.param({"cost_cents": None}, "cost_cents", id="cost-null"),
 ]
 
 
@@ -771,6 +775,11 @@ INVALID_NEW_VARIANTS = [
     ({"stock_quantity": 1.5}, "stock_quantity"),
     ({"is_default": "true"}, "is_default"),
     ({"colour": "red"}, "colour"),
+    ({"is_active": None}, "is_active"),  # a variant's columns hold no null
+    ({"sku": None}, "sku"),
+    ({"price_cents": None}, "price_cents"),
+    ({"attributes": None}, "attributes"),
+    ({"is_default": None}, "is_default"),
 ]
 
 
@@ -930,6 +939,11 @@ INVALID_VARIANT_UPDATES = [
     ({"is_active": 0}, "is_active"),
     ({"currency": "EUR"}, "currency"),
     ({"colour": "red"}, "colour"),
+    ({"is_active": None}, "is_active"),  # a variant's columns hold no null
+    ({"sku": None}, "sku"),
+    ({"price_cents": None}, "price_cents"),
+    ({"attributes": None}, "attributes"),
+    ({"is_default": None}, "is_default"),
 ]
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, RootModel, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    Field,
+    RootModel,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from shopwright.schemas import (
     Currency,
@@ -76,6 +84,13 @@ class VariantCreate(InputModel):
     is_default: StrictBool = False
 
 
+def _not_null(value: Any) -> Any:
+    # Left out means "unchanged"; an explicit null would reach a NOT NULL column.
+    if value is None:
+        raise ValueError("cannot be null; leave the field out to keep its value")
+    return value
+
+
 class VariantUpdate(InputModel):
     sku: Sku | None = None
     name: Name | None = None
@@ -87,6 +102,8 @@ class VariantUpdate(InputModel):
     stock_quantity: Stock | None = None
     is_default: Literal[True] | None = None
     is_active: StrictBool | None = None
+
+    _fields_not_null = field_validator("*", mode="before")(_not_null)
 
 
 class ProductCreate(InputModel):
@@ -154,6 +171,8 @@ class ProductUpdate(InputModel):
     price_cents: Cents | None = None
     cost_cents: Cents | None = None
     stock_quantity: Stock | None = None
+
+    _shorthand_not_null = field_validator("sku", "price_cents", "cost_cents", mode="before")(_not_null)
 
     def default_variant_update(self) -> VariantUpdate:
         """Return the shorthand fields as an update of the default variant."""
