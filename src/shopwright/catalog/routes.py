@@ -20,6 +20,7 @@ from shopwright.catalog.schemas import (
     CategoryOut,
     CategoryPath,
     CategoryUpdate,
+    ListingQuery,
     ProductCreate,
     ProductList,
     ProductOut,
@@ -130,8 +131,9 @@ def category_tree() -> Result:
     operation_id="listCategoryProducts",
     responses=PRODUCT_LIST_ANSWERS,
 )
-def category_products(path: CategoryPath, query: ProductQuery) -> Result:
-    return _listing(query.model_copy(update={"category_id": path.category_id}))
+def category_products(path: CategoryPath, query: ListingQuery) -> Result:
+    # Both parts are validated already: only put them together.
+    return _listing(ProductQuery.model_construct(**dict(query), category_id=path.category_id))
 
 
 # --- admin writes ----------------------------------------------------------------------------

@@ -230,10 +230,11 @@ Sort = Literal["newest", "price_asc", "price_desc", "rating", "relevance"]
 SearchText = Annotated[str, StringConstraints(min_length=2, max_length=200, strip_whitespace=True)]
 
 
-class ProductQuery(QueryModel):
+class ListingQuery(QueryModel):
+    """Search, filters, sort and pagination of a product list (a category's list takes its id in the path)."""
+
     search: SearchText | None = None
     q: SearchText | None = None
-    category_id: Annotated[int, Field(ge=1)] | None = None
     min_price_cents: Annotated[int, Field(ge=0, le=MAX_CENTS)] | None = None
     max_price_cents: Annotated[int, Field(ge=0, le=MAX_CENTS)] | None = None
     in_stock: QueryBool | None = None
@@ -245,7 +246,7 @@ class ProductQuery(QueryModel):
     per_page: Annotated[int, Field(ge=1, le=100)] | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> ProductQuery:
+    def _consistent(self) -> ListingQuery:
         if (
             self.min_price_cents is not None
             and self.max_price_cents is not None
@@ -263,6 +264,12 @@ class ProductQuery(QueryModel):
     @property
     def stock_only(self) -> bool:
         return bool(self.in_stock or self.has_inventory)
+
+
+class ProductQuery(ListingQuery):
+    """The catalog list's query: a listing, optionally of one category and its sub-categories."""
+
+    category_id: Annotated[int, Field(ge=1)] | None = None
 
 
 # --- reviews ---------------------------------------------------------------------------------

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 from shopwright.accounts.schemas import (
     AddressExtraLine,
@@ -94,6 +100,27 @@ class OrderPaymentOut(OutputModel):
     created_at: UTCTimestamp
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+# An optional field of a stored address: absent from the JSON when it was not given at checkout.
+Given = Annotated[str | None, Field(exclude_if=_absent)]
+
+
+class ShippingAddressOut(BaseModel):
+    """A structured shipping address as given at checkout (optional fields appear when they were given)."""
+
+    full_name: Given = None
+    line1: str
+    line2: Given = None
+    city: str
+    region: Given = None
+    postal_code: str
+    country: str
+    phone: Given = None
+
+
 class OrderOut(OutputModel):
     id: int
     user_id: int
@@ -106,7 +133,7 @@ class OrderOut(OutputModel):
     total_cents: int
     currency: str
     voucher_code: str | None
-    shipping_address: str | dict[str, Any]
+    shipping_address: str | ShippingAddressOut
     created_at: UTCTimestamp
     updated_at: UTCTimestamp
     paid_at: UTCTimestamp | None
