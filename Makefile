@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint format check ci clean
+.PHONY: install run test contract lint format check ci clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ run: install  ## Migrate and seed the SQLite database, then serve on http://127.
 test: install  ## Run the test suite (PostgreSQL + Redis when reachable, else the SQLite subset)
 	$(BIN)/python -m pytest
 
+contract: install  ## schemathesis over every operation, as anonymous, customer and admin (PostgreSQL + gunicorn)
+	$(BIN)/python -m tests.contract.run
+
 lint: install  ## ruff (lint + format check) and mypy strict
 	$(BIN)/ruff check src tests migrations
 	$(BIN)/ruff format --check src tests migrations
@@ -34,7 +37,7 @@ format: install
 	$(BIN)/ruff format src tests migrations
 	$(BIN)/ruff check --fix src tests migrations
 
-ci: lint test  ## What CI runs
+ci: lint test contract  ## What CI runs
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
