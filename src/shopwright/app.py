@@ -18,6 +18,8 @@ from flask_openapi import Info, OpenAPI, Tag
 from flask_openapi_swagger.templates import swagger_html_string
 from pydantic import ValidationError
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -81,6 +83,8 @@ def create_app(
             pool_size=settings.DATABASE_POOL_SIZE,
             echo=settings.DATABASE_ECHO,
             pre_ping=settings.DATABASE_POOL_PRE_PING,
+            connect_timeout=settings.DATABASE_CONNECT_TIMEOUT_SECONDS,
+            statement_timeout=settings.DATABASE_STATEMENT_TIMEOUT_SECONDS,
         )
         sessions = make_sessionmaker(engine)
 
@@ -233,6 +237,25 @@ def _init_errors(app: Flask) -> None:
         # Token checks need the revocation list: without Redis the service cannot answer safely.
         log.error("redis_unavailable", error_type=type(error).__name__)
         return as_response(problem(503, "service_unavailable", "Service unavailable", "A dependency is down"))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeoutError)
+    def _database_down(error: Exception) -> Any:
+        # The database went away, restarts, refuses connections or cancelled a statement that ran too
+        # long: nothing committed, unless the connection broke during COMMIT itself (why checkouts and
+        # payments take an Idempotency-Key: their retry then answers what the first attempt did).
+        cause = getattr(error, "orig", None) or error
+        log.error(
+            "database_unavailable", error_type=type(cause).__name__, sqlstate=getattr(cause, "sqlstate", None)
+        )
+        return as_response(
+            problem(
+                503,
+                "service_unavailable",
+                "Service unavailable",
+                "The database is unavailable; retry shortly",
+            )
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:

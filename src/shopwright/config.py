@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     DATABASE_POOL_SIZE: int = 10
     DATABASE_ECHO: bool = False
     DATABASE_POOL_PRE_PING: bool = False
+    # Outages answer 503 instead of hanging: opening a connection gives up after this long (libpq counts
+    # 1 as 2), and PostgreSQL cancels a request's statement after the other (0: never).
+    DATABASE_CONNECT_TIMEOUT_SECONDS: int = Field(default=5, ge=2)
+    DATABASE_STATEMENT_TIMEOUT_SECONDS: int = Field(default=20, ge=0)
+    # Once the replica could not be reached, catalog reads use the primary this long before trying it again.
+    DATABASE_READ_FALLBACK_SECONDS: int = Field(default=5, ge=1)
     REDIS_URL: str | None = None
     # Namespace of every Redis key (revocation list, rate limits): lets apps or test runs share a Redis.
     REDIS_KEY_PREFIX: str = "shopwright"

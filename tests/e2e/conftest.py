@@ -73,9 +73,17 @@ def live_server_4_workers(
 
 @contextmanager
 def serve(
-    postgresql_url: str, redis_url: str, smtp_server: tuple[str, int, Mailbox], *, workers: int
+    postgresql_url: str,
+    redis_url: str,
+    smtp_server: tuple[str, int, Mailbox],
+    *,
+    workers: int,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
-    """Run gunicorn (gthread, 4 threads per worker) on the test databases until the block ends."""
+    """Run gunicorn (gthread, 4 threads per worker) on the test databases until the block ends.
+
+    `settings`: more environment variables for the app, or other values for those set here.
+    """
     port = free_port()
     host, smtp_port, _ = smtp_server
     env = {
@@ -91,6 +99,7 @@ def serve(
         "SMTP_HOST": host,
         "SMTP_PORT": str(smtp_port),
         "LOG_LEVEL": "WARNING",
+        **(settings or {}),
     }
     command = [
         sys.executable,
