@@ -112,10 +112,12 @@ def create_app(
         n = settings.TRUSTED_PROXY_COUNT
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    redis_client = redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+    redis_client = (
+        redis.Redis.from_url(settings.REDIS_URL, **_redis_timeouts(settings)) if settings.REDIS_URL else None
+    )
     app.extensions["shopwright.redis"] = redis_client
     revocations: RevocationStore = (
-        RedisRevocations(redis_client, settings.REDIS_KEY_PREFIX)
+        RedisRevocations(redis_client, settings.REDIS_KEY_PREFIX, copy=DatabaseRevocations(sessions))
         if redis_client
         else DatabaseRevocations(sessions)
     )
@@ -234,7 +236,8 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(redis.RedisError)
     def _redis_down(error: redis.RedisError) -> Any:
-        # Token checks need the revocation list: without Redis the service cannot answer safely.
+        # A revocation (logout, password change) must reach Redis as well as its database copy, or a
+        # token revoked now would pass again once Redis is back: the use case fails and changes nothing.
         log.error("redis_unavailable", error_type=type(error).__name__)
         return as_response(problem(503, "service_unavailable", "Service unavailable", "A dependency is down"))
 
@@ -339,11 +342,17 @@ def _check(probe: Any) -> str:
     return "ok"
 
 
+def _redis_timeouts(settings: Settings) -> dict[str, Any]:
+    seconds = settings.REDIS_TIMEOUT_SECONDS
+    return {"socket_connect_timeout": seconds, "socket_timeout": seconds}
+
+
 def _init_rate_limits(app: Flask, settings: Settings) -> None:
     limiter = Limiter(
         get_remote_address,
         app=app,
         storage_uri=settings.REDIS_URL or "memory://",
+        storage_options=_redis_timeouts(settings) if settings.REDIS_URL else {},
         in_memory_fallback_enabled=True,
         # A moving window: a burst across a minute boundary cannot double the allowance.
         strategy="moving-window",

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     REDIS_URL: str | None = None
     # Namespace of every Redis key (revocation list, rate limits): lets apps or test runs share a Redis.
     REDIS_KEY_PREFIX: str = "shopwright"
+    # An unreachable Redis host fails a call after this long instead of hanging the request.
+    REDIS_TIMEOUT_SECONDS: float = Field(default=1.0, gt=0)
 
     SECRET_KEY: str = DEV_SECRET_KEY
     JWT_ACCESS_TTL_MINUTES: int = Field(default=15, ge=1)

@@ -1,4 +1,4 @@
-"""A real gunicorn server process on the PostgreSQL test database."""
+"""Real server processes on the PostgreSQL test database: gunicorn, and a Celery worker with beat."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -139,3 +140,56 @@ def _wait_until_healthy(server: LiveServer, process: subprocess.Popen[bytes]) ->
             pass
         time.sleep(0.2)
     raise RuntimeError("gunicorn did not become healthy in 30 s")
+
+
+@contextmanager
+def celery_worker(
+    directory: Path, settings: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """Run `celery -A shopwright.worker worker --beat` in `directory` until the block ends.
+
+    `settings` is the app's environment (database, broker, email); beat sends every task each second.
+    Yields the process and the file its output goes to.
+    """
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "SECRET_KEY": TEST_SECRET,
+        "CELERY_DELIVER_EVENTS_INTERVAL_SECONDS": "1",
+        "CELERY_EXPIRE_CARTS_INTERVAL_SECONDS": "1",
+        "LOG_LEVEL": "INFO",
+        "LOG_JSON": "true",
+        **settings,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "shopwright.worker",
+        "worker",
+        "--beat",
+        "--concurrency",
+        "2",
+        "--hostname",
+        f"test-{uuid.uuid4().hex[:8]}@%h",
+        # No chatter with other workers on this Redis (their test runs or a developer's worker).
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    log = directory / "worker.log"
+    # The working directory holds beat's schedule file (instance/) and has no .env to read.
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=directory, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield process, log
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # warm shutdown of the worker, its pool and beat
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +22,8 @@ from shopwright import outbox
 from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
 from shopwright.outbox import Event
 from shopwright.worker import DELIVER_EVENTS, EXPIRE_CARTS, celery_init_app
-from tests.conftest import REDIS_RUN_PREFIX, TEST_SECRET, Mailbox
+from tests.conftest import REDIS_RUN_PREFIX, Mailbox
+from tests.e2e.conftest import celery_worker
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.redis]
 # The broker gets a Redis database of its own, next to the tests' one (15); every key it writes starts
@@ -95,53 +93,16 @@ def worker_log(
     postgresql_url: str, committed_db: Any, redis_url: str, broker_url: str, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """Run `celery -A shopwright.worker worker --beat` until the test ends; yield it and its output file."""
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
+    settings = {
         "DATABASE_URL": postgresql_url,
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": broker_url,
         "REDIS_KEY_PREFIX": f"{REDIS_RUN_PREFIX}-worker-{uuid.uuid4().hex}",
-        "CELERY_DELIVER_EVENTS_INTERVAL_SECONDS": "1",
-        "CELERY_EXPIRE_CARTS_INTERVAL_SECONDS": "1",
-        "SECRET_KEY": TEST_SECRET,
         "EMAIL_BACKEND": "file",
         "EMAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
-        "LOG_LEVEL": "INFO",
-        "LOG_JSON": "true",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "shopwright.worker",
-        "worker",
-        "--beat",
-        "--concurrency",
-        "2",
-        "--hostname",
-        f"test-{uuid.uuid4().hex[:8]}@%h",
-        # No chatter with other workers on this Redis (their test runs or a developer's worker).
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
-    log = tmp_path / "worker.log"
-    # The working directory holds beat's schedule file (instance/) and has no .env to read.
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield process, log
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # warm shutdown of the worker, its pool and beat
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    with celery_worker(tmp_path, settings) as worker:
+        yield worker
 
 
 def test_the_worker_delivers_outbox_events_on_beat(

@@ -1,4 +1,5 @@
-"""The token revocation list: the same semantics in Redis and in the database table.
+"""The token revocation list: the same semantics in Redis, in the database table, and in the table's
+copy of Redis' entries that is read while Redis is down.
 
 `jti:` kills one token, `family:` every token of one login, `user:` every token of a user issued
 before a cutoff (in ms). Entries live as long as the tokens they kill, then disappear.
@@ -25,10 +26,11 @@ DAY = timedelta(days=1)
 
 @dataclass
 class Subject:
-    """A store under test and the session its `revoke` writes through."""
+    """A store under test and the session its `revoke` writes through (`reader` checks, if another)."""
 
     store: RevocationStore
     session: Session
+    reader: RevocationStore | None = None
 
     def revoke(self, key: str, ttl: timedelta = DAY, not_before: int | None = None) -> None:
         self.store.revoke(self.session, key, ttl, not_before=not_before)
@@ -36,10 +38,11 @@ class Subject:
     def is_revoked(
         self, jti: str = "j", family: str | None = "f", user: str = "1", issued_at: int = 5_000
     ) -> bool:
-        return self.store.is_revoked(jti, family, user, issued_at)
+        return (self.reader or self.store).is_revoked(jti, family, user, issued_at)
 
 
-@pytest.fixture(params=["redis", "postgresql", "sqlite"])
+# "copy": revoked through Redis and its database copy, checked by an app whose Redis does not answer.
+@pytest.fixture(params=["redis", "postgresql", "sqlite", "copy"])
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -64,6 +67,13 @@ def subject(kind: str, request: pytest.FixtureRequest) -> Iterator[Subject]:
             yield Subject(RedisRevocations(client, REDIS_RUN_PREFIX), unused)
         return
     db_session: Session = request.getfixturevalue("db_session")
+    if kind == "copy":
+        copy = _database_store(db_session)
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        unreachable = redis.Redis.from_url("redis://127.0.0.1:1/0")
+        writer = RedisRevocations(client, REDIS_RUN_PREFIX, copy=copy)
+        yield Subject(writer, db_session, reader=RedisRevocations(unreachable, REDIS_RUN_PREFIX, copy=copy))
+        return
     yield Subject(_database_store(db_session), db_session)
 
 

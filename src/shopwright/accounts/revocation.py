@@ -1,4 +1,4 @@
-"""The token revocation list: Redis when configured, else a database table.
+"""The token revocation list: Redis when configured (with a copy in a database table), else the table.
 
 Three kinds of entries, each kept until the tokens it kills would have expired anyway:
 `jti:<id>` one token, `family:<id>` every token of one login, `user:<id>` every token the user
@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.models import RevokedToken
 from shopwright.db import conflict_insert
+from shopwright.observability import get_logger
+
+log = get_logger(__name__)
 
 
 class RevocationStore(Protocol):
@@ -28,13 +31,25 @@ class RevocationStore(Protocol):
 
 
 class RedisRevocations:
-    """Revocations in Redis: one MGET per request, entries expire by themselves."""
+    """Revocations in Redis: one MGET per request, entries expire by themselves.
 
-    def __init__(self, client: redis.Redis, prefix: str = "shopwright") -> None:
+    With a `copy`, every revocation is also written to the database table in the caller's transaction,
+    and tokens are checked against the table while Redis does not answer: an outage of Redis does not
+    stop signed-in customers. Revoking needs both: without Redis it raises, and the use case changes
+    nothing (a revocation missing from Redis would let its token pass again once Redis is back).
+    """
+
+    def __init__(
+        self, client: redis.Redis, prefix: str = "shopwright", copy: DatabaseRevocations | None = None
+    ) -> None:
         self.client = client
         self.prefix = f"{prefix}:revoked:"
+        self.copy = copy
+        self._reachable = True  # only to log each outage once, not on every request
 
     def revoke(self, session: Session, key: str, ttl: timedelta, not_before: int | None = None) -> None:
+        if self.copy is not None:
+            self.copy.revoke(session, key, ttl, not_before)
         # Written before the caller commits: if the transaction then fails, a token was revoked
         # needlessly (fails closed) rather than left alive.
         self.client.set(self.prefix + key, str(not_before or 0), ex=max(int(ttl.total_seconds()), 1))
@@ -43,7 +58,18 @@ class RedisRevocations:
         keys = [f"{self.prefix}jti:{jti}", f"{self.prefix}user:{user_id}"]
         if family:
             keys.append(f"{self.prefix}family:{family}")
-        jti_hit, user_cutoff, *family_hit = self.client.mget(keys)
+        try:
+            jti_hit, user_cutoff, *family_hit = self.client.mget(keys)
+        except redis.RedisError as error:
+            if self.copy is None:
+                raise
+            if self._reachable:
+                log.warning("revocations.redis_unavailable", error_type=type(error).__name__)
+            self._reachable = False
+            return self.copy.is_revoked(jti, family, user_id, issued_at)
+        if not self._reachable:
+            log.info("revocations.redis_available")
+            self._reachable = True
         return _decide(
             revoked=jti_hit is not None or any(hit is not None for hit in family_hit),
             user_cutoff=None if user_cutoff is None else int(user_cutoff),
