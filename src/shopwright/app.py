@@ -297,11 +297,13 @@ def _init_meta_routes(app: OpenAPI) -> None:
         client = app.extensions["shopwright.redis"]
         if client is not None:
             checks["redis"] = _check(client.ping)
-        if all(value == "ok" for value in checks.values()):
-            return {"status": "ok", **checks}
-        return as_response(
-            problem(503, "service_unavailable", "Service unavailable", "A dependency is down", **checks)
-        )
+        if checks["database"] != "ok":
+            return as_response(
+                problem(503, "service_unavailable", "Service unavailable", "A dependency is down", **checks)
+            )
+        # Without Redis the API still serves (the revocation list's database copy, rate limits in memory):
+        # degraded, not down, so that a load balancer keeps every app host in rotation.
+        return {"status": "ok" if all(value == "ok" for value in checks.values()) else "degraded", **checks}
 
     @app.get(
         "/api/docs",

@@ -56,14 +56,18 @@ def test_the_api_keeps_serving_while_redis_is_down(
     wrong = {"email": account.email, "password": "Wrong-pass-1"}
     statuses = [client.post("/api/auth/login", json=wrong).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
-    # And the health check says which dependency is down
-    assert assert_problem(client.get("/api/health"), 503, "service_unavailable")["redis"] == "unavailable"
+    # And the health check says so, without taking the app host out of a balancer's rotation
+    health = client.get("/api/health")
+    assert (health.status_code, health.json) == (
+        200,
+        {"status": "degraded", "database": "ok", "redis": "unavailable"},
+    )
 
     # When Redis is back
     redis_server.start()
 
     # Then revocations work again, and the earlier one is still there
-    assert client.get("/api/health").status_code == 200
+    assert client.get("/api/health").json == {"status": "ok", "database": "ok", "redis": "ok"}
     assert client.post("/api/auth/logout", headers=headers).status_code == 200
     assert_problem(client.get("/api/auth/me", headers=headers), 401, "unauthorized")
     assert_problem(client.get("/api/auth/me", headers=bearer(other)), 401, "unauthorized")
