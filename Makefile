@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test contract lint format check ci clean
+.PHONY: install run test contract lint format check ci clean cluster-test
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,16 @@ contract: install  ## schemathesis over every operation, as anonymous, customer 
 	$(BIN)/python -m tests.contract.run
 
 lint: install  ## ruff (lint + format check) and mypy strict
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations cluster
+	$(BIN)/ruff format --check src tests migrations cluster
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format src tests migrations
-	$(BIN)/ruff check --fix src tests migrations
+	$(BIN)/ruff format src tests migrations cluster
+	$(BIN)/ruff check --fix src tests migrations cluster
+
+cluster-test: install  ## As root: a cluster in network namespaces (PostgreSQL + replica, Redis, 2 app hosts, worker, HAProxy), checked
+	$(BIN)/python -m cluster.run
 
 ci: lint test contract  ## What CI runs
 
