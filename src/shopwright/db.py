@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import select
 import sqlite3
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,16 +26,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from shopwright.config import Settings
-from shopwright.observability import get_logger
-
-log = get_logger(__name__)
+from shopwright.failover import ReplicaFallback, discard_if_closed_by_server
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -124,7 +119,7 @@ def make_engine(
         **options,
     )
     event.listen(engine, "connect", functools.partial(_session_settings, statement_timeout=statement_timeout))
-    event.listen(engine, "checkout", _discard_if_closed_by_server)
+    event.listen(engine, "checkout", discard_if_closed_by_server)
     return engine
 
 
@@ -135,20 +130,6 @@ def _session_settings(dbapi_connection: Any, _record: ConnectionPoolEntry, *, st
     if statement_timeout:
         dbapi_connection.execute(f"SET statement_timeout = {int(statement_timeout) * 1000}")
     dbapi_connection.commit()
-
-
-def _discard_if_closed_by_server(
-    dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
-) -> None:
-    # A server that shut down or restarted has told every idle connection so (an error message, then
-    # the end of the stream): its socket is readable while no answer is awaited. Polling it costs no
-    # round trip, and the pool then opens a new connection instead of failing the request on this one.
-    if dbapi_connection.closed:
-        raise DisconnectionError("the connection is closed")
-    poller = select.poll()
-    poller.register(dbapi_connection.fileno(), select.POLLIN)
-    if poller.poll(0):
-        raise DisconnectionError("the server closed the connection")
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -338,7 +319,7 @@ def make_read_sessionmaker(settings: Settings, sessions: sessionmaker[Session]) 
     A read that is its own statements needs no transaction: an autocommit connection saves the BEGIN
     and COMMIT round trips of every product page (each statement of a READ COMMITTED transaction sees
     its own snapshot anyway). On SQLite, reads share the sessions of writes. A replica that cannot be
-    reached is replaced by the primary until it answers again (ReplicaFallback).
+    reached is replaced by the primary until it answers again (failover.ReplicaFallback).
     """
     url = settings.DATABASE_READ_URL or settings.DATABASE_URL
     if url.startswith("sqlite"):
@@ -356,59 +337,6 @@ def make_read_sessionmaker(settings: Settings, sessions: sessionmaker[Session]) 
     if settings.DATABASE_READ_URL:
         ReplicaFallback(settings.DATABASE_URL, settings.DATABASE_READ_FALLBACK_SECONDS).attach(engine)
     return make_sessionmaker(engine)
-
-
-class ReplicaFallback:
-    """Connect a replica's pool to the primary while the replica cannot be reached, then back to it.
-
-    A failed connection attempt sends this pool's new connections to the primary for `retry_after`
-    seconds; connections to the primary older than that are closed at checkout, so the pool returns
-    to the replica once it answers. Stale catalog data is allowed; an unanswered catalog is not.
-    """
-
-    def __init__(self, primary_url: str, retry_after: float) -> None:
-        self.primary_url = make_url(primary_url)
-        self.retry_after = retry_after
-        self.failed_at: float | None = None  # monotonic time of the last failed attempt at the replica
-
-    def attach(self, engine: Engine) -> None:
-        """Route `engine`'s new connections through this fallback."""
-        event.listen(engine, "do_connect", self._connect)
-        event.listen(engine, "checkout", self._retire_primary_connection)
-
-    def _replica_due(self, now: float) -> bool:
-        return self.failed_at is None or now - self.failed_at >= self.retry_after
-
-    def _connect(self, dialect: Dialect, record: ConnectionPoolEntry, cargs: Any, cparams: Any) -> Any:
-        now = time.monotonic()
-        if self._replica_due(now):
-            try:
-                connection = dialect.connect(*cargs, **cparams)
-            except dialect.loaded_dbapi.OperationalError as error:
-                if self.failed_at is None:
-                    log.warning("replica_unavailable", error=str(error).strip()[:200])
-                self.failed_at = now
-            else:
-                if self.failed_at is not None:
-                    log.info("replica_available")
-                self.failed_at = None
-                return connection
-        record.info[_PRIMARY_SINCE] = now
-        _, primary = dialect.create_connect_args(self.primary_url)
-        return dialect.connect(
-            *cargs, **{**cparams, **primary}
-        )  # the replica's options, the primary's address
-
-    def _retire_primary_connection(
-        self, _dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
-    ) -> None:
-        since = record.info.get(_PRIMARY_SINCE)
-        now = time.monotonic()
-        if since is not None and now - since >= self.retry_after and self._replica_due(now):
-            raise DisconnectionError("time to try the replica again")
-
-
-_PRIMARY_SINCE = "shopwright.primary_since"
 
 
 # --- after-commit hooks -------------------------------------------------------------------------
