@@ -89,50 +89,54 @@ def _arrange(server: LiveServer, sessions: sessionmaker[Session], buyers: int) -
     return product["id"], product["variants"][0]["id"], tokens
 
 
-def test_a_restart_under_load_fails_requests_in_flight_cleanly_and_the_service_comes_back(
-    pg_cluster: PostgresCluster,
-    fault_database: str,
-    fault_sessions: sessionmaker[Session],
-    redis_url: str,
-    smtp_server: tuple[str, int, Mailbox],
-) -> None:
+@pytest.fixture
+def server(
+    fault_database: str, redis_url: str, smtp_server: tuple[str, int, Mailbox]
+) -> Iterator[LiveServer]:
+    """gunicorn (2 worker processes) on the throwaway cluster's database."""
     settings = {
-        "REDIS_KEY_PREFIX": f"{REDIS_RUN_PREFIX}-restart",
+        "REDIS_KEY_PREFIX": f"{REDIS_RUN_PREFIX}-faults",
         "DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
         "LOG_LEVEL": "CRITICAL",  # each 503 logs an error line, by design: not into the test output
     }
-    with serve(fault_database, redis_url, smtp_server, workers=2, settings=settings) as server:
-        # Given six customers checking out one unit after another and two browsing the catalog
-        product_id, variant_id, tokens = _arrange(server, fault_sessions, buyers=6)
-        answers: list[Answer] = []
-        stop = threading.Event()
+    with serve(fault_database, redis_url, smtp_server, workers=2, settings=settings) as live:
+        yield live
 
-        def shop(token: str) -> None:
-            while not stop.is_set():
-                answers.append(
-                    _send(server.base_url, "POST", "/api/cart/items", {"product_id": product_id}, token)
-                )
-                body = {"delivery_address": "1 Main Street, Springfield"}
-                answers.append(_send(server.base_url, "POST", "/api/orders", body, token))
 
-        def browse() -> None:
-            while not stop.is_set():
-                answers.append(_send(server.base_url, "GET", "/api/products?limit=5"))
+def test_a_restart_under_load_fails_requests_in_flight_cleanly_and_the_service_comes_back(
+    pg_cluster: PostgresCluster, server: LiveServer, fault_sessions: sessionmaker[Session]
+) -> None:
+    # Given six customers checking out one unit after another and two browsing the catalog
+    product_id, variant_id, tokens = _arrange(server, fault_sessions, buyers=6)
+    answers: list[Answer] = []
+    stop = threading.Event()
 
-        workers = [threading.Thread(target=shop, args=(token,)) for token in tokens]
-        workers += [threading.Thread(target=browse) for _ in range(2)]
+    def shop(token: str) -> None:
+        while not stop.is_set():
+            answers.append(
+                _send(server.base_url, "POST", "/api/cart/items", {"product_id": product_id}, token)
+            )
+            body = {"delivery_address": "1 Main Street, Springfield"}
+            answers.append(_send(server.base_url, "POST", "/api/orders", body, token))
+
+    def browse() -> None:
+        while not stop.is_set():
+            answers.append(_send(server.base_url, "GET", "/api/products?limit=5"))
+
+    workers = [threading.Thread(target=shop, args=(token,)) for token in tokens]
+    workers += [threading.Thread(target=browse) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        # When PostgreSQL restarts under that load (fast shutdown: its sessions are cut off)
+        time.sleep(1.0)
+        pg_cluster.restart()
+        back = time.monotonic()
+        time.sleep(2.0)
+    finally:
+        stop.set()
         for worker in workers:
-            worker.start()
-        try:
-            # When PostgreSQL restarts under that load (fast shutdown: its sessions are cut off)
-            time.sleep(1.0)
-            pg_cluster.restart()
-            back = time.monotonic()
-            time.sleep(2.0)
-        finally:
-            stop.set()
-            for worker in workers:
-                worker.join(timeout=60)
+            worker.join(timeout=60)
 
     # Then requests in flight failed with 503 problem+json: no 500, no other body, and none hung
     failed = [a for a in answers if a.status >= 500]
@@ -159,27 +163,21 @@ def test_a_restart_under_load_fails_requests_in_flight_cleanly_and_the_service_c
 
 
 def test_after_a_restart_while_idle_no_request_fails_on_a_connection_to_the_old_server(
-    pg_cluster: PostgresCluster,
-    fault_database: str,
-    fault_sessions: sessionmaker[Session],
-    redis_url: str,
-    smtp_server: tuple[str, int, Mailbox],
+    pg_cluster: PostgresCluster, server: LiveServer, fault_sessions: sessionmaker[Session]
 ) -> None:
-    settings = {"REDIS_KEY_PREFIX": f"{REDIS_RUN_PREFIX}-idle", "LOG_LEVEL": "CRITICAL"}
-    with serve(fault_database, redis_url, smtp_server, workers=2, settings=settings) as server:
-        # Given both worker processes holding pooled connections (catalog reads and cart reads)
-        _, _, [token] = _arrange(server, fault_sessions, buyers=1)
+    # Given both worker processes holding pooled connections (catalog reads and cart reads)
+    _, _, [token] = _arrange(server, fault_sessions, buyers=1)
 
-        def burst() -> list[Answer]:
-            paths = ["/api/products", "/api/cart"] * 12
-            with ThreadPoolExecutor(8) as pool:
-                return list(pool.map(lambda path: _send(server.base_url, "GET", path, token=token), paths))
+    def burst() -> list[Answer]:
+        paths = ["/api/products", "/api/cart"] * 12
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(lambda path: _send(server.base_url, "GET", path, token=token), paths))
 
-        assert {a.status for a in burst()} == {200}
-        # When PostgreSQL restarts while nobody is asking
-        pg_cluster.restart()
-        # Then no request is handed a connection to the server that went away
-        assert [(a.kind, a.status) for a in burst() if a.status != 200] == []
+    assert {a.status for a in burst()} == {200}
+    # When PostgreSQL restarts while nobody is asking
+    pg_cluster.restart()
+    # Then no request is handed a connection to the server that went away
+    assert [(a.kind, a.status) for a in burst() if a.status != 200] == []
 
 
 @pytest.fixture
