@@ -12,10 +12,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -201,6 +203,22 @@ def assert_orders_whole_and_stock_agrees(
     assert converted == len(orders), "every converted cart has its order, and no order lacks its cart"
     assert (level.quantity, level.reserved) == (stocked - sold, held)
     return len(orders), int(sold or 0)
+
+
+def without_hanging(
+    call: Callable[[], Any], timeout: float, on_timeout: Callable[[], None]
+) -> tuple[Any, float]:
+    """Run `call` in a thread; return its result and duration, or fail (after `on_timeout`) if it hangs."""
+    result: list[Any] = []
+    started = time.monotonic()
+    thread = threading.Thread(target=lambda: result.append(call()))
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        on_timeout()  # let the stuck call end, so the thread does too
+        thread.join(30)
+        pytest.fail(f"the request was still waiting after {timeout:.0f} s")
+    return result[0], time.monotonic() - started
 
 
 # --- Redis --------------------------------------------------------------------------------------

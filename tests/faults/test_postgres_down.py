@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +27,7 @@ from tests.catalog_factories import Shop, stock_of
 from tests.conftest import REDIS_RUN_PREFIX, Mailbox, make_settings
 from tests.e2e.conftest import LiveServer, serve
 from tests.factories import assert_problem, customer
-from tests.faults.conftest import PostgresCluster, assert_orders_whole_and_stock_agrees
+from tests.faults.conftest import PostgresCluster, assert_orders_whole_and_stock_agrees, without_hanging
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.redis]
 PASSWORD = "Fault-pass-1"
@@ -189,20 +189,6 @@ def slow_app(postgresql_url: str, committed_db: Engine) -> Iterator[Flask]:
         app.extensions[key].kw["bind"].dispose()
 
 
-def _in_thread(call: Callable[[], Any], timeout: float, on_timeout: Callable[[], None]) -> tuple[Any, float]:
-    """Run `call` in a thread; return its result and duration, or fail (after `on_timeout`) if it hangs."""
-    result: list[Any] = []
-    started = time.monotonic()
-    thread = threading.Thread(target=lambda: result.append(call()))
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        on_timeout()
-        thread.join(30)
-        pytest.fail(f"the request was still waiting after {timeout:.0f} s")
-    return result[0], time.monotonic() - started
-
-
 def test_a_statement_stuck_behind_a_lock_answers_503_when_the_statement_timeout_passes(
     slow_app: Flask, shop: Shop, postgresql_url: str, sessions: sessionmaker[Session]
 ) -> None:
@@ -215,7 +201,7 @@ def test_a_statement_stuck_behind_a_lock_answers_503_when_the_statement_timeout_
     blocker.execute("SELECT 1 FROM inventory WHERE variant_id = %s FOR UPDATE", (variant_id,))
     try:
         # When a customer adds it to their cart
-        response, seconds = _in_thread(
+        response, seconds = without_hanging(
             lambda: client.post(
                 "/api/cart/items", json={"product_id": product["id"]}, headers=account.headers
             ),
@@ -247,7 +233,7 @@ def test_a_database_host_that_never_answers_gets_503_after_the_connect_timeout()
                 ("GET", "/api/categories", None),
                 ("POST", "/api/auth/login", {"email": "x@example.com", "password": PASSWORD}),
             ):
-                response, seconds = _in_thread(
+                response, seconds = without_hanging(
                     lambda m=method, p=path, b=body: client.open(p, method=m, json=b),  # type: ignore[misc]
                     timeout=15,
                     on_timeout=silent.close,

@@ -4,6 +4,7 @@ Celery worker picks the outbox up again once it returns, losing nothing."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from tests.catalog_factories import Shop
 from tests.conftest import REDIS_RUN_PREFIX
 from tests.e2e.conftest import celery_worker
 from tests.factories import assert_problem, bearer, customer, login
-from tests.faults.conftest import RedisServer
+from tests.faults.conftest import RedisServer, without_hanging
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.redis]
 
@@ -71,6 +72,26 @@ def test_the_api_keeps_serving_while_redis_is_down(
     assert client.post("/api/auth/logout", headers=headers).status_code == 200
     assert_problem(client.get("/api/auth/me", headers=headers), 401, "unauthorized")
     assert_problem(client.get("/api/auth/me", headers=bearer(other)), 401, "unauthorized")
+
+
+def test_a_redis_host_that_never_answers_costs_requests_only_the_redis_timeout(
+    make_app: Callable[..., Flask],
+) -> None:
+    # Given a "Redis" that accepts connections and never answers (a hung host or a dead proxy)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        app = make_app(REDIS_URL=url, REDIS_TIMEOUT_SECONDS=0.5, RATE_LIMIT_ENABLED=True)
+        client = app.test_client()
+        account = customer(client)  # with rate limits on: login asks Redis for its counters too
+
+        # When the customer's token is checked (the revocation list is in Redis)
+        response, seconds = without_hanging(
+            lambda: client.get("/api/auth/me", headers=account.headers), timeout=15, on_timeout=silent.close
+        )
+
+    # Then it is checked against the database copy once REDIS_TIMEOUT_SECONDS passed, not never
+    assert response.status_code == 200, response.json
+    assert seconds < 3.0
 
 
 def _publish_reset(sessions: sessionmaker[Session], email: str) -> None:
