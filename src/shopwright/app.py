@@ -23,6 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from shopwright import cli, outbox
 from shopwright.accounts import passwords
@@ -98,6 +99,7 @@ def create_app(
     )
     app.openapi_version = "3.1.0"
     app.url_map.strict_slashes = False  # /x and /x/ both answer, with no redirect
+    app.url_map.converters["int"] = AsciiIntConverter  # before any route is added: rules bind it then
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(SECRET_KEY=settings.SECRET_KEY, SWAGGER_CONFIG={"validatorUrl": None})
     app.session_interface = _NoCookieSession()
@@ -147,6 +149,16 @@ def create_app(
     cli.register(app)
     app.teardown_appcontext(close_session)
     return app
+
+
+class AsciiIntConverter(IntegerConverter):
+    """`<int:…>` path segments of ASCII digits only.
+
+    Werkzeug's own matches `\\d+`, which in Python also takes other scripts' digits: `/api/products/\\uff11`
+    (a fullwidth one) named product 1.
+    """
+
+    regex = r"[0-9]+"
 
 
 class _NoCookieSession(SessionInterface):
