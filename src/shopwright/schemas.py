@@ -16,6 +16,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
 )
 
 T = TypeVar("T")
@@ -43,16 +44,42 @@ def _currency(value: str) -> str:
 Currency = Annotated[str, AfterValidator(_currency)]
 
 
+def refuse_nul(value: Any) -> Any:
+    """Return `value` unless a string in it (keys included) holds U+0000; raise ValueError then."""
+    # PostgreSQL cannot store NUL in text (the driver raises, a 500) and SQLite would store it.
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters (U+0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key)
+            refuse_nul(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            refuse_nul(item)
+    return value
+
+
 class InputModel(BaseModel):
-    """A request body: unknown fields are refused so a typo never passes silently."""
+    """A request body (or path): unknown fields are refused so a typo never passes silently.
+
+    No string may hold a NUL character: one rule for every field of every input, nested ones included.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    _no_nul = field_validator("*", mode="before")(refuse_nul)
+
 
 class QueryModel(BaseModel):
-    """Query-string parameters; the JSON schema is built once, not on every request."""
+    """Query-string parameters; the JSON schema is built once, not on every request.
+
+    No value may hold a NUL character (see InputModel).
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = field_validator("*", mode="before")(refuse_nul)
 
     @classmethod
     @functools.cache

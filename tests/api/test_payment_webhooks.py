@@ -161,3 +161,24 @@ def test_an_event_for_another_amount_is_ignored(
 def test_an_unknown_provider_is_not_found(client: FlaskClient) -> None:
     response = client.post("/api/payments/webhooks/paypal", data=b"{}", content_type="application/json")
     assert_problem(response, 404, "unknown_payment_provider")
+
+
+@pytest.mark.parametrize("field", ["id", "type", "provider_ref", "currency"])
+def test_a_signed_event_with_a_nul_in_a_string_is_refused(
+    stalled: tuple[Buyer, dict[str, Any], int],
+    client: FlaskClient,
+    sessions: sessionmaker[Session],
+    field: str,
+) -> None:
+    buyer, order, payment_id = stalled
+    event = _event(payment_id, amount_cents=order["total_cents"])
+    event["data"]["currency"] = "USD"
+    if field in ("id", "type"):
+        event[field] += "\x00"
+    else:
+        event["data"][field] += "\x00"
+
+    assert_problem(_send(client, event), 400, "invalid_signature")
+    assert buyer.order(order["id"])["status"] == "pending"
+    with sessions() as session:
+        assert session.scalars(select(Payment.status)).one() == "processing"

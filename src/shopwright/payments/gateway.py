@@ -220,7 +220,11 @@ def _checked(event: GatewayEvent) -> GatewayEvent:
         value is None or (type(value) is int and 0 < value < 2**63)
         for value in (event.payment_id, event.amount_cents)
     )
-    strs_ok = all(value is None or isinstance(value, str) for value in (event.provider_ref, event.currency))
+    # Strings reach the database: PostgreSQL cannot store NUL in text (the driver would raise).
+    strs_ok = all(
+        value is None or (isinstance(value, str) and "\x00" not in value)
+        for value in (event.id, event.type, event.provider_ref, event.currency)
+    )
     if not (ints_ok and strs_ok and isinstance(event.id, str) and isinstance(event.type, str)):
         raise InvalidSignature("The webhook is signed but is not a valid event")
     if not (0 < len(event.id) <= 255 and 0 < len(event.type) <= 100):
