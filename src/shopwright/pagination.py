@@ -10,6 +10,9 @@ from typing import Any
 from shopwright.db import MAX_ID
 from shopwright.errors import InvalidRequest
 
+# The longest cursor this API makes is far shorter (a few keys of a sort); a longer one was tampered with.
+MAX_CURSOR_LENGTH = 500
+
 
 class InvalidCursor(InvalidRequest):
     code = "invalid_cursor"
@@ -24,10 +27,12 @@ def encode_cursor(position: dict[str, Any]) -> str:
 
 def decode_cursor(cursor: str, *, keys: tuple[str, ...]) -> dict[str, Any]:
     """Decode a cursor made by `encode_cursor`; raise InvalidCursor if it was tampered with."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursor("The cursor is not one this API returned")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as error:
         raise InvalidCursor("The cursor is not one this API returned") from error
     if not isinstance(position, dict) or set(position) != set(keys):
         raise InvalidCursor("The cursor is not one this API returned")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -579,6 +580,11 @@ TAMPERED_CURSORS = [
     ("rating-infinity", "rating", make_cursor({"rating": "Infinity", "id": 3})),
     ("rating-snan", "rating", make_cursor({"rating": "-sNaN", "id": 3})),
     ("rating-huge", "rating", make_cursor({"rating": "1e999999", "id": 3})),
+    # Within 0..5, but no numeric column holds it: PostgreSQL's numeric overflowed (a 500).
+    ("rating-tiny-exponent", "rating", make_cursor({"rating": "1E-20000", "id": 3})),
+    ("rating-exponent", "rating", make_cursor({"rating": "4E0", "id": 3})),
+    ("rating-three-decimals", "rating", make_cursor({"rating": "4.125", "id": 3})),
+    ("rating-negative-zero", "rating", make_cursor({"rating": "-0", "id": 3})),
     ("rating-bool", "rating", make_cursor({"rating": True, "id": 3})),
     ("rating-list", "rating", make_cursor({"rating": [4], "id": 3})),
     ("rating-id-string", "rating", make_cursor({"rating": "4.5", "id": "3"})),
@@ -757,3 +763,19 @@ def test_relevance_ranks_only_the_newest_candidates(
     served = _ids(client, search="laptop", sort="relevance")
 
     assert sorted(served) == sorted(catalog.expected(search="laptop")[:3])
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/products", "/api/products/1/reviews", "/api/admin/users", "/api/orders"]
+)
+def test_a_deeply_nested_cursor_is_422_not_500(
+    app: Flask, client: FlaskClient, shop: Shop, path: str
+) -> None:
+    # Decoding recursed once per level: 5,000 levels were a RecursionError (a 500).
+    nested = "[" * 5000 + "]" * 5000
+    cursor = base64.urlsafe_b64encode(nested.encode()).decode().rstrip("=")
+    shop.product(shop.category()["id"])
+
+    response = client.get(path, query_string={"cursor": cursor}, headers=shop.headers)
+
+    assert_problem(response, 422)

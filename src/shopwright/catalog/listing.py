@@ -297,16 +297,18 @@ def _position(key: _Key, row: AnyRow) -> Any:
 
 
 _INT_RANGES = {"id": (1, MAX_ID), "price": (0, MAX_CENTS)}
+_RATING_TEXT = re.compile(r"[0-5](\.[0-9]{1,2})?")
 
 
 def _cursor_value(key: _Key, value: Any) -> Any:
     # A tampered value must not reach SQL: a string, a bool, NaN or a huge number there is a 500 or a loop.
     try:
         if key.name == "rating":
-            rating = Decimal(value) if isinstance(value, str) else None
-            if rating is None or not rating.is_finite() or not 0 <= rating <= 5:
+            # As _position writes it (a NUMERIC(3, 2)): "1E-20000" is within 0..5, yet binding it
+            # overflowed PostgreSQL's numeric.
+            if not isinstance(value, str) or not _RATING_TEXT.fullmatch(value) or Decimal(value) > 5:
                 raise ValueError(value)
-            return rating
+            return Decimal(value)
         if key.name == "rank":
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise TypeError(value)
