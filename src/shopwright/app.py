@@ -10,6 +10,7 @@ from typing import Any
 import redis
 import structlog
 from flask import Flask, Response, current_app, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import NullSession, SessionInterface
 from flask_cors import CORS
 from flask_limiter import Limiter
@@ -21,11 +22,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from shopwright import cli, outbox
+from shopwright import cli, limits, outbox
 from shopwright.accounts import passwords
 from shopwright.accounts import routes as accounts_routes
 from shopwright.accounts.auth import init_auth
@@ -100,7 +101,8 @@ def create_app(
     app.openapi_version = "3.1.0"
     app.url_map.strict_slashes = False  # /x and /x/ both answer, with no redirect
     app.url_map.converters["int"] = AsciiIntConverter  # before any route is added: rules bind it then
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = BoundedJSONProvider(app)
+    app.json.sort_keys = False
     app.config.update(SECRET_KEY=settings.SECRET_KEY, SWAGGER_CONFIG={"validatorUrl": None})
     app.session_interface = _NoCookieSession()
     app.extensions["shopwright.settings"] = settings
@@ -161,6 +163,28 @@ class AsciiIntConverter(IntegerConverter):
     regex = r"[0-9]+"
 
 
+class NestedTooDeep(BadRequest):
+    description = f"The JSON body nests deeper than {limits.MAX_JSON_DEPTH} levels"
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing bodies nested deeper than limits.MAX_JSON_DEPTH with a 400.
+
+    Without it, 100,000 levels were a RecursionError (a 500), and a few hundred would reach the
+    validators, which recurse too.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError as error:
+            raise NestedTooDeep() from error
+        brackets = s.count("[") + s.count("{") if isinstance(s, str) else s.count(b"[") + s.count(b"{")
+        if limits.nests_deeper_than(value, limits.MAX_JSON_DEPTH, brackets=brackets):
+            raise NestedTooDeep()
+        return value
+
+
 class _NoCookieSession(SessionInterface):
     """Flask's cookie session, switched off: a token API keeps no session (it cost every request ≈ 50 µs)."""
 
@@ -178,6 +202,7 @@ def _init_request_hooks(app: Flask) -> None:
         g.started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=g.request_id)
+        _limit_body()
         _reject_unreadable_body()
         _reject_repeated_parameters()
 
@@ -196,6 +221,26 @@ def _init_request_hooks(app: Flask) -> None:
                 ms=elapsed_ms,
             )
         return response
+
+
+def _limit_body() -> None:
+    """Refuse a body over the endpoint's limit with 413: a declared one before any of it is read.
+
+    A chunked body declares no length: it is read up to one byte past the limit, never further.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = limits.body_limit_of(view, current_app.extensions["shopwright.settings"])
+    request.max_content_length = limit
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise RequestEntityTooLarge()
+    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # Werkzeug stops a stream at max_content_length without a word: the byte past it tells.
+        request.max_content_length = limit + 1
+        size = len(request.get_data())
+        request.max_content_length = limit
+        if size > limit:
+            raise RequestEntityTooLarge()
 
 
 def _reject_unreadable_body() -> None:
@@ -238,10 +283,14 @@ def _init_errors(app: Flask) -> None:
         if error.response is not None:  # flask-openapi's validation response, already problem+json
             return error.response
         status = error.code or 500
+        limit = request.max_content_length
         detail = {
-            400: "The request body is not valid JSON" if isinstance(error, BadRequest) else None,
+            400: error.description
+            if isinstance(error, NestedTooDeep) or not isinstance(error, BadRequest)
+            else "The request body is not valid JSON",
             404: f"No route for {request.path}",
             405: f"{request.method} is not allowed on {request.path}",
+            413: f"The request body is larger than {limit} bytes",
         }.get(status, error.description)
         headers = {k: v for k, v in error.get_headers() if k in ("Allow", "Retry-After")}
         return as_response(problem_for_http(status, detail), headers)

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     ARGON2_TIME_COST: int = Field(default=3, ge=1)
     ARGON2_MEMORY_KIB: int = Field(default=65536, ge=8)
 
+    # Request bodies: larger ones are refused with 413 before they are read (docs/security.md).
+    MAX_REQUEST_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    # The bulk product import's own, larger limit (an endpoint opts in with limits.body_limit).
+    IMPORT_MAX_BYTES: int = Field(default=50 * 1024 * 1024, ge=1024)
+
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     TRUSTED_PROXY_COUNT: int = Field(default=0, ge=0)
 

@@ -93,9 +93,13 @@ def problem_for(error: ShopError) -> dict[str, Any]:
     return problem(error.status, error.code, error.title, error.detail, **error.extensions)
 
 
+# RFC 9110's names where Python's differ by version (3.13 renamed these): codes must not change with it.
+_PHRASES = {413: "Content Too Large", 414: "URI Too Long"}
+
+
 def problem_for_http(status: int, detail: str | None = None) -> dict[str, Any]:
     """Render a bare HTTP status (404 route, 405 method, 429, ...) as problem details."""
-    phrase = http.HTTPStatus(status).phrase
+    phrase = _PHRASES.get(status) or http.HTTPStatus(status).phrase
     code = phrase.lower().replace(" ", "_").replace("-", "_")
     return problem(status, code, phrase, detail)
 

@@ -16,6 +16,12 @@ def test_development_defaults_work_out_of_the_box() -> None:
     assert settings.RATE_LIMIT_AUTH == "10/minute"
 
 
+def test_hardening_limits_have_their_documented_defaults() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.MAX_REQUEST_BYTES == 1024 * 1024
+    assert settings.IMPORT_MAX_BYTES == 50 * 1024 * 1024
+
+
 @pytest.mark.parametrize("env", ["production", "test"])
 def test_the_default_secret_is_refused_outside_development(env: str) -> None:
     with pytest.raises(ValidationError, match="SECRET_KEY must be set"):

@@ -26,6 +26,7 @@ GENERIC_CODES = {
     "forbidden",
     "bad_request",
     "unsupported_media_type",
+    "content_too_large",
     "method_not_allowed",
     "too_many_requests",
     "internal_error",
