@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from werkzeug.routing import IntegerConverter
 from shopwright import cli, limits, outbox
 from shopwright.accounts import passwords
 from shopwright.accounts import routes as accounts_routes
-from shopwright.accounts.auth import init_auth
+from shopwright.accounts.auth import init_auth, is_authenticated
 from shopwright.accounts.revocation import DatabaseRevocations, RedisRevocations, RevocationStore
 from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
 from shopwright.admin import routes as admin_routes
@@ -126,7 +129,7 @@ def create_app(
         else DatabaseRevocations(sessions)
     )
 
-    _init_request_hooks(app)
+    _init_request_hooks(app, settings)
     init_auth(app, settings, revocations)
     _init_errors(app)
     _init_outbox(app, settings, sessions, email_sender or make_email_sender(settings))
@@ -195,7 +198,11 @@ class _NoCookieSession(SessionInterface):
         return None
 
 
-def _init_request_hooks(app: Flask) -> None:
+def _init_request_hooks(app: Flask, settings: Settings) -> None:
+    # With a list of origins, an answer depends on the request's Origin (CORS headers or none): caches
+    # must key on it, also for answers without CORS headers. A wildcard answers every origin alike.
+    vary_origin = bool(settings.CORS_ORIGINS) and "*" not in settings.CORS_ORIGINS
+
     @app.before_request
     def _start() -> None:
         g.request_id = request_id_from(request.headers.get("X-Request-ID"))
@@ -209,6 +216,12 @@ def _init_request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # Tokens, profiles, carts and orders: no cache (a browser's, a proxy's) may keep a copy.
+        if request.blueprint == "accounts" or is_authenticated():
+            response.headers["Cache-Control"] = "no-store"
+        if vary_origin:
+            response.vary.add("Origin")
         if response.status_code != 429:  # Flask-Limiter adds it to every limited route's answers
             response.headers.pop("Retry-After", None)
         if log.isEnabledFor(logging.INFO):  # structlog would build the event before dropping it
@@ -374,14 +387,9 @@ def _init_meta_routes(app: OpenAPI) -> None:
         responses={200: text_answer("text/html", "The Swagger UI page")},
     )
     def docs() -> Any:
-        from flask import render_template_string
-
-        return render_template_string(
-            DOCS_HTML,
-            doc_url="/api/openapi.json",
-            swagger_config=app.config["SWAGGER_CONFIG"],
-            oauth_config=None,
-        )
+        html, policy = _docs_page(app)
+        headers = {"Content-Security-Policy": policy, "X-Frame-Options": "DENY"}
+        return Response(html, mimetype="text/html", headers=headers)
 
     @app.get(
         "/api/problems",
@@ -394,6 +402,33 @@ def _init_meta_routes(app: OpenAPI) -> None:
         if not PROBLEMS_FILE.exists():
             return as_response(problem_for_http(404, "The problem catalogue is not installed"))
         return Response(PROBLEMS_FILE.read_text(encoding="utf-8"), mimetype="text/markdown")
+
+
+def _docs_page(app: Flask) -> tuple[str, str]:
+    """Return the docs page (rendered once) and its Content-Security-Policy.
+
+    Its assets are the app's own: scripts from this origin plus the page's one inline script, allowed by
+    its hash. Swagger UI sets inline styles, hence 'unsafe-inline' for styles only.
+    """
+    cached: tuple[str, str] | None = app.extensions.get("shopwright.docs_page")
+    if cached is not None:
+        return cached
+    from flask import render_template_string
+
+    html = render_template_string(
+        DOCS_HTML, doc_url="/api/openapi.json", swagger_config=app.config["SWAGGER_CONFIG"], oauth_config=None
+    )
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    )
+    policy = (
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'"
+    )
+    app.extensions["shopwright.docs_page"] = (html, policy)
+    return html, policy
 
 
 def _check(probe: Any) -> str:

@@ -123,7 +123,8 @@ def enforce_auth() -> None:
     """Check the token a route asks for, before its input is validated (so anonymous gets 401, not 422)."""
     view = current_app.view_functions.get(request.endpoint or "")
     required = getattr(view, _AUTH_ATTRIBUTE, None)
-    if required is None:
+    # A CORS preflight carries no token and runs no view: the request it announces is checked itself.
+    if required is None or request.method == "OPTIONS":
         return
     claims = _verified_access_claims()
     if required == "admin" and claims.get("role") != "admin":
@@ -134,8 +135,6 @@ def _verified_access_claims() -> dict[str, Any]:
     # One verified decode of the Bearer access token: flask-jwt-extended's verify_jwt_in_request parses it
     # four times (claims and header unverified, claims verified, header again) on every protected call.
     # The checks are its checks: signature, exp/nbf/iat, a str subject, an access token, not revoked.
-    if request.method == "OPTIONS":  # CORS preflights carry no token (flask-jwt-extended's exempt method)
-        return {}
     try:
         claims: dict[str, Any] = jwt.decode(
             _bearer_token(),
@@ -161,6 +160,11 @@ def _bearer_token() -> str:
     if len(bearers) != 1 or len(bearers[0]) != 2:
         raise Unauthorized(TOKEN_REFUSED)
     return bearers[0][1]
+
+
+def is_authenticated() -> bool:
+    """Tell whether this request presented a valid access token (checked by a protected route)."""
+    return g.get(_CLAIMS_ATTRIBUTE) is not None
 
 
 def current_user_id() -> int:
