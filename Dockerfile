@@ -23,7 +23,7 @@ COPY src/ src/
 RUN pip install .
 
 COPY migrations/ migrations/
-COPY alembic.ini ./
+COPY alembic.ini gunicorn.conf.py ./
 COPY docs/ docs/
 COPY docker/entrypoint.sh /usr/local/bin/shopwright-entrypoint
 RUN chmod 0755 /usr/local/bin/shopwright-entrypoint \

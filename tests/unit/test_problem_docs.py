@@ -27,6 +27,8 @@ GENERIC_CODES = {
     "bad_request",
     "unsupported_media_type",
     "content_too_large",
+    "uri_too_long",
+    "request_header_fields_too_large",
     "method_not_allowed",
     "too_many_requests",
     "internal_error",
