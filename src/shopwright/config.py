@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # Development-only defaults. They are refused outside development (see `_refuse_default_secrets`).
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
 DEV_PAYMENT_WEBHOOK_SECRET = "dev-only-payment-webhook-secret-change-me"
+MAX_SHIPPING_CENTS = 10**8  # a shipping rate of at most 1,000,000.00
 
 
 class InsecureSettings(ValueError):
@@ -87,9 +88,14 @@ class Settings(BaseSettings):
     # Checkout: where the shop ships, what shipping costs, which tax applies (docs/configuration.md).
     # Country keys are ISO 3166-1 alpha-2 codes; "*" is every other country.
     SHIPPING_COUNTRIES: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: ship everywhere
-    SHIPPING_RATES_CENTS: dict[str, int] = Field(default_factory=lambda: {"*": 500})
+    # Bounded, so a typo cannot price an order past its cap (orders.pricing.MAX_ORDER_CENTS).
+    SHIPPING_RATES_CENTS: dict[str, Annotated[int, Field(ge=0, le=MAX_SHIPPING_CENTS)]] = Field(
+        default_factory=lambda: {"*": 500}
+    )
     FREE_SHIPPING_THRESHOLD_CENTS: int | None = Field(default=10_000, ge=0)
-    TAX_RATES_PERCENT: dict[str, Decimal] = Field(default_factory=lambda: {"*": Decimal(0)})
+    TAX_RATES_PERCENT: dict[str, Annotated[Decimal, Field(ge=0, le=100)]] = Field(
+        default_factory=lambda: {"*": Decimal(0)}
+    )
     ORDER_PAYMENT_TIMEOUT_MINUTES: int = Field(default=30, ge=1)
 
     # Payments (payments domain settings go here).

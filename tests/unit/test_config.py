@@ -50,3 +50,18 @@ def test_a_refused_setting_does_not_echo_its_value() -> None:
     with pytest.raises(ValidationError) as error:
         Settings(_env_file=None, SECRET_KEY="hunter2-short")  # type: ignore[call-arg]
     assert "hunter2-short" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"SHIPPING_RATES_CENTS": {"*": 10**8 + 1}},
+        {"SHIPPING_RATES_CENTS": {"DE": -1}},
+        {"TAX_RATES_PERCENT": {"*": 101}},
+        {"TAX_RATES_PERCENT": {"FR": -5}},
+    ],
+)
+def test_shipping_and_tax_rates_are_bounded(values: dict[str, object]) -> None:
+    # Unbounded, a typo in a rate could price an order past what the money columns hold.
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, **values)  # type: ignore[arg-type]

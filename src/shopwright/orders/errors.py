@@ -36,3 +36,8 @@ class OrderItemNotFound(NotFound):
 class OrderWouldBeEmpty(InvalidRequest):
     code = "order_would_be_empty"
     title = "An order keeps at least one line"
+
+
+class OrderTotalTooLarge(InvalidRequest):
+    code = "order_total_too_large"
+    title = "The order's total is over the limit"

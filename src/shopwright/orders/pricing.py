@@ -11,8 +11,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
 from shopwright.config import Settings
+from shopwright.orders.errors import OrderTotalTooLarge
 
 ANY_COUNTRY = "*"
+# No order is worth more: far above any real one, and far below what the BIGINT money columns hold, so
+# no sum over an order (lines, edits, tax, a payment and its refunds) can overflow them.
+MAX_ORDER_CENTS = 10**15
 T = TypeVar("T")
 
 
@@ -50,7 +54,10 @@ class Totals:
 def compute_totals(
     rules: PricingRules, subtotal_cents: int, discount_cents: int, country: str | None
 ) -> Totals:
-    """Price an order; `country` None (a free-text address) uses the "*" rates."""
+    """Price an order; `country` None (a free-text address) uses the "*" rates.
+
+    Raises OrderTotalTooLarge when the total would pass MAX_ORDER_CENTS.
+    """
     discount = min(max(discount_cents, 0), subtotal_cents)
     goods = subtotal_cents - discount
     free = rules.free_shipping_threshold_cents
@@ -61,7 +68,10 @@ def compute_totals(
     )
     rate = _rate(rules.tax_rates_percent, country, Decimal(0))
     tax = int((Decimal(goods) * rate / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return Totals(subtotal_cents, discount, shipping, tax, goods + shipping + tax)
+    total = goods + shipping + tax
+    if max(subtotal_cents, total) > MAX_ORDER_CENTS:
+        raise OrderTotalTooLarge(f"An order totals at most {MAX_ORDER_CENTS} cents; this one {total}")
+    return Totals(subtotal_cents, discount, shipping, tax, total)
 
 
 def _rate(rates: dict[str, T], country: str | None, default: T) -> T:

@@ -194,7 +194,8 @@ def start_refund(session: Session, payment_id: int, amount_cents: int, reason: s
         .where(
             Payment.id == payment_id,
             Payment.status == SUCCEEDED,
-            Payment.refunded_cents + amount_cents <= Payment.amount_cents,
+            # Not refunded + amount <= paid: near 2**63 that sum overflows BIGINT (a 500).
+            Payment.amount_cents - Payment.refunded_cents >= amount_cents,
         )
         .values(refunded_cents=Payment.refunded_cents + amount_cents, updated_at=utcnow())
         .returning(Payment)
