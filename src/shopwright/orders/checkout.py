@@ -1,4 +1,4 @@
-"""Checkout and edits of pending orders: the cart becomes an order in one transaction.
+"""Checkout: the cart becomes an order in one transaction (edits of pending orders: orders/edits.py).
 
 Reserved units become sold units (`quantity -= q, reserved -= q`), lines snapshot name, SKU, unit price
 and unit cost, the voucher's use is taken, totals are computed in integer cents, the cart is converted.
@@ -22,16 +22,10 @@ from shopwright.cart.checkout import CheckoutLine
 from shopwright.db import Prepared, table_of, utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
-from shopwright.orders.errors import (
-    OrderItemNotFound,
-    OrderNotEditable,
-    OrderWouldBeEmpty,
-    UnsupportedShippingCountry,
-)
+from shopwright.orders.errors import UnsupportedShippingCountry
 from shopwright.orders.models import Order, OrderItem
 from shopwright.orders.pricing import PricingRules, Totals, compute_totals
-from shopwright.orders.schemas import OrderCreate, OrderUpdate, ShippingAddressIn
-from shopwright.orders.service import has_live_payment, lock_order
+from shopwright.orders.schemas import OrderCreate, ShippingAddressIn
 from shopwright.orders.status import PENDING
 from shopwright.promotions import service as promotions
 
@@ -184,48 +178,9 @@ def _redeem_voucher(session: Session, order: PlacedOrder, code: str, rules: Pric
         currency=order.currency,
     )
     totals = compute_totals(rules, order.subtotal_cents, discount, order.shipping_country)
-    _apply(order, totals)
+    apply_totals(order, totals)
     order.updated_at = utcnow()
     _RETOTAL.rows(session, {"order": order.id, "updated_at": order.updated_at, **asdict(totals)})
-
-
-def update_order_items(
-    session: Session, user_id: int, order_id: int, data: OrderUpdate, *, rules: PricingRules
-) -> Order:
-    """Change line quantities of a pending order; stock is sold or put back, totals are recomputed."""
-    with session.begin():
-        order = lock_order(session, order_id, user_id=user_id)
-        if order.status != PENDING or has_live_payment(session, order.id):
-            raise OrderNotEditable(
-                f"Order {order.id} is {order.status}; only unpaid pending orders can change"
-            )
-        items = {item.id: item for item in order.items}
-        changes = sorted(data.items, key=lambda change: _item(items, change.item_id).variant_id)
-        for change in changes:  # ascending variant ids: stock rows lock in one order
-            item = items[change.item_id]
-            delta = change.quantity - item.quantity
-            if delta > 0:
-                inventory.sell(session, item.variant_id, delta)
-            elif delta < 0:
-                inventory.restock(session, {item.variant_id: -delta})
-            if change.quantity == 0:
-                order.items.remove(item)
-            else:
-                item.quantity = change.quantity
-                item.line_total_cents = item.unit_price_cents * change.quantity
-        if not order.items:
-            raise OrderWouldBeEmpty("Removing every line would empty the order; cancel it instead")
-        subtotal = sum(item.line_total_cents for item in order.items)
-        discount = promotions.rediscount(session, order.id, subtotal)
-        _apply(order, compute_totals(rules, subtotal, discount, order.shipping_country))
-        order.updated_at = utcnow()
-    return order
-
-
-def _item(items: dict[int, OrderItem], item_id: int) -> OrderItem:
-    if item_id not in items:
-        raise OrderItemNotFound(f"Order has no item {item_id}")
-    return items[item_id]
 
 
 def _check_ships_to(rules: PricingRules, country: str | None) -> None:
@@ -244,7 +199,8 @@ def _check_ships_to(rules: PricingRules, country: str | None) -> None:
     )
 
 
-def _apply(order: Order | PlacedOrder, totals: Totals) -> None:
+def apply_totals(order: Order | PlacedOrder, totals: Totals) -> None:
+    """Copy computed totals onto an order (or a placed one)."""
     order.subtotal_cents = totals.subtotal_cents
     order.discount_cents = totals.discount_cents
     order.shipping_cents = totals.shipping_cents

@@ -41,3 +41,10 @@ class OrderWouldBeEmpty(InvalidRequest):
 class OrderTotalTooLarge(InvalidRequest):
     code = "order_total_too_large"
     title = "The order's total is over the limit"
+
+
+class ProductNoLongerSold(Conflict):
+    """A pending order's line of a withdrawn product or variant was raised (it can only be lowered)."""
+
+    code = "product_unavailable"
+    title = "Product not available"

@@ -64,7 +64,11 @@ class OrderItem(Base):
         CheckConstraint("quantity >= 1", name="quantity_positive"),
         CheckConstraint("unit_price_cents >= 0 AND unit_cost_cents >= 0", name="prices_non_negative"),
         CheckConstraint("line_total_cents = unit_price_cents * quantity", name="line_total_adds_up"),
-        UniqueConstraint("order_id", "variant_id", name="uq_order_items_order_variant"),
+        # One line per variant and price: units an edit adds at a new price get a line of their own
+        # (orders/edits.py); checkout still makes one line per variant.
+        UniqueConstraint(
+            "order_id", "variant_id", "unit_price_cents", name="uq_order_items_order_variant_price"
+        ),
         Index("ix_order_items_product_id", "product_id"),
     )
 

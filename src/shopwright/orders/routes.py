@@ -11,7 +11,7 @@ from shopwright.accounts.auth import BEARER, current_user_id, login_required
 from shopwright.db import get_session, get_settings
 from shopwright.errors import PROBLEM_MEDIA_TYPE
 from shopwright.idempotency import KeyedRequest, StoredResponse
-from shopwright.orders import cancellation, checkout, service
+from shopwright.orders import cancellation, checkout, edits, service
 from shopwright.orders.models import Order
 from shopwright.orders.pricing import PricingRules
 from shopwright.orders.schemas import OrderCreate, OrderOut, OrderPath, OrderPaymentOut, OrderUpdate
@@ -107,7 +107,7 @@ def get_order(path: OrderPath) -> Result:
 )
 @login_required
 def update_order(path: OrderPath, body: OrderUpdate) -> Result:
-    order = checkout.update_order_items(get_session(), current_user_id(), path.order_id, body, rules=_rules())
+    order = edits.update_order_items(get_session(), current_user_id(), path.order_id, body, rules=_rules())
     return order_out(order)
 
 
