@@ -218,3 +218,33 @@ def test_cancel_racing_an_admin_ship_lets_one_win_and_keeps_stock_consistent(
     assert statuses == {"shipped": shipped, "cancelled": 12 - shipped}
     assert stock_of(sessions, _variant(product)) == (100 - 2 * shipped, 0)
     time.sleep(0)  # nothing pending: every racer joined
+
+
+def test_two_tabs_topping_up_an_old_price_line_at_once_share_one_new_line(
+    app: Flask, shop: Shop, sessions: sessionmaker[Session]
+) -> None:
+    # Protection: an edit locks the order row and reloads its lines under that lock (lock_order), so the
+    # second edit sees the current-price line the first one created and adds to it. Without the lock both
+    # would insert a line for (order, variant, price): one fails on the unique key (a 500), or, were there
+    # no key, the order would hold two lines at one price and the units of one edit twice.
+    product = shop.product(shop.category()["id"], price_cents=1_000, stock_quantity=50)
+    (buyer,) = _buyers(app, 1)
+    order = buyer.buy(product["id"], 1)
+    line = order["items"][0]["id"]
+    shop.update(product["id"], price_cents=1_500)
+    tabs = [Buyer(app.test_client(), buyer.account) for _ in range(2)]
+
+    def top_up(i: int) -> int:
+        body = {"items": [{"item_id": line, "quantity": 6}]}
+        return (
+            tabs[i]
+            .client.patch(f"{ORDERS}/{order['id']}", json=body, headers=buyer.account.headers)
+            .status_code
+        )
+
+    assert Counter(race(2, top_up)) == {200: 2}
+
+    final = buyer.order(order["id"])
+    assert [(i["unit_price_cents"], i["quantity"]) for i in final["items"]] == [(1_000, 1), (1_500, 10)]
+    assert final["subtotal_cents"] == 1_000 + 15_000
+    assert stock_of(sessions, _variant(product)) == (39, 0)
