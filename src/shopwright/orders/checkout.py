@@ -24,9 +24,10 @@ from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.orders.errors import UnsupportedShippingCountry
 from shopwright.orders.models import Order, OrderItem
+from shopwright.orders.payment import publish_paid
 from shopwright.orders.pricing import PricingRules, Totals, compute_totals
 from shopwright.orders.schemas import OrderCreate, ShippingAddressIn
-from shopwright.orders.status import PENDING
+from shopwright.orders.status import PAID, PENDING
 from shopwright.promotions import service as promotions
 
 ORDER_CREATED = "order.created"
@@ -109,6 +110,8 @@ def place_order(
         outbox.publish(
             session, ORDER_CREATED, {"order_id": order.id, "total_cents": order.total_cents}, user_id=user_id
         )
+        if order.total_cents == 0:
+            _paid_at_checkout(session, order)
         response = StoredResponse(201, render(order))
         if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)
@@ -181,6 +184,15 @@ def _redeem_voucher(session: Session, order: PlacedOrder, code: str, rules: Pric
     apply_totals(order, totals)
     order.updated_at = utcnow()
     _RETOTAL.rows(session, {"order": order.id, "updated_at": order.updated_at, **asdict(totals)})
+
+
+def _paid_at_checkout(session: Session, order: PlacedOrder) -> None:
+    """Mark an order that totals 0 paid: no gateway takes a charge of 0 (nor does the payments table)."""
+    order.status = PAID
+    order.paid_at = order.updated_at = utcnow()
+    params = {"order": order.id, "status": PAID, "paid_at": order.paid_at, "updated_at": order.updated_at}
+    _RETOTAL.rows(session, params)
+    publish_paid(session, order.id, order.user_id, payment_id=None)
 
 
 def _check_ships_to(rules: PricingRules, country: str | None) -> None:

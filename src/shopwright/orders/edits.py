@@ -30,6 +30,7 @@ from shopwright.orders.errors import (
     ProductNoLongerSold,
 )
 from shopwright.orders.models import Order, OrderItem
+from shopwright.orders.payment import mark_paid
 from shopwright.orders.pricing import PricingRules, compute_totals
 from shopwright.orders.schemas import OrderUpdate
 from shopwright.orders.service import has_live_payment, lock_order
@@ -75,6 +76,8 @@ def update_order_items(
         discount = promotions.rediscount(session, order.id, subtotal)
         apply_totals(order, compute_totals(rules, subtotal, discount, order.shipping_country))
         order.updated_at = utcnow()
+        if order.total_cents == 0:  # nothing left to charge: paid, as at checkout
+            mark_paid(session, order, payment_id=None)
     return order
 
 

@@ -48,3 +48,8 @@ class ProductNoLongerSold(Conflict):
 
     code = "product_unavailable"
     title = "Product not available"
+
+
+class NothingToPay(Conflict):
+    code = "nothing_to_pay"
+    title = "The order totals 0: there is nothing to charge"

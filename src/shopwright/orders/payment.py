@@ -22,6 +22,7 @@ from shopwright.errors import problem_for
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.observability import get_logger
 from shopwright.orders.cancellation import settle_refund
+from shopwright.orders.errors import NothingToPay
 from shopwright.orders.models import Order
 from shopwright.orders.service import lock_order
 from shopwright.orders.status import PAID, PENDING, check_transition
@@ -61,6 +62,8 @@ def pay_order(
             return stored
         order = lock_order(session, order_id, user_id=user_id)
         check_transition(order.status, PAID)
+        if order.total_cents == 0:  # paid when it reached 0 (checkout, an edit): only older rows get here
+            raise NothingToPay(f"Order {order.id} totals 0: there is nothing to charge")
         payment = payments.start_payment(
             session,
             order_id=order.id,
@@ -188,12 +191,23 @@ def _matches(event: GatewayEvent, payment: Payment) -> bool:
 def _mark_paid_or_refund(session: Session, order: Order, payment: Payment) -> Refund | None:
     if order.status != PENDING:  # cancelled (e.g. by the unpaid-order sweep) while the charge was under way
         return payments.start_refund(session, payment.id, payment.amount_cents, "order no longer payable")
+    mark_paid(session, order, payment_id=payment.id)
+    return None
+
+
+def mark_paid(session: Session, order: Order, *, payment_id: int | None) -> None:
+    """Move a locked pending order to paid and publish `order.paid`; runs inside the caller's transaction.
+
+    `payment_id` None: nothing was charged, the order's total is 0 (see orders/checkout.py).
+    """
     order.status = PAID
     order.paid_at = utcnow()
-    outbox.publish(
-        session, ORDER_PAID, {"order_id": order.id, "payment_id": payment.id}, user_id=order.user_id
-    )
-    return None
+    publish_paid(session, order.id, order.user_id, payment_id=payment_id)
+
+
+def publish_paid(session: Session, order_id: int, user_id: int, *, payment_id: int | None) -> None:
+    """Record the `order.paid` event of an order that became paid; runs inside the caller's transaction."""
+    outbox.publish(session, ORDER_PAID, {"order_id": order_id, "payment_id": payment_id}, user_id=user_id)
 
 
 def _response(payment: Payment, render: RenderPayment | None) -> StoredResponse:
