@@ -50,9 +50,16 @@ def _send(
 
 
 def _event(
-    payment_id: int, kind: str = "payment.succeeded", event_id: str = "evt_1", amount_cents: int | None = None
+    payment_id: int,
+    kind: str = "payment.succeeded",
+    event_id: str = "evt_1",
+    *,
+    amount_cents: int | None,
+    currency: str | None = "USD",
 ) -> dict[str, Any]:
     data = {"payment_id": payment_id, "provider_ref": "test_ch_1", "amount_cents": amount_cents}
+    if currency is not None:
+        data["currency"] = currency
     return {"id": event_id, "type": kind, "data": data}
 
 
@@ -91,9 +98,10 @@ def test_a_signed_success_event_pays_the_order_once(
 ) -> None:
     buyer, order, payment_id = stalled
 
-    first = _send(client, _event(payment_id))
-    again = _send(client, _event(payment_id))
-    other_id = _send(client, _event(payment_id, event_id="evt_2"))
+    total = order["total_cents"]
+    first = _send(client, _event(payment_id, amount_cents=total))
+    again = _send(client, _event(payment_id, amount_cents=total))
+    other_id = _send(client, _event(payment_id, event_id="evt_2", amount_cents=total))
 
     assert (first.status_code, again.status_code, other_id.status_code) == (200, 200, 200)
     detail = buyer.order(order["id"])
@@ -107,7 +115,10 @@ def test_a_failure_event_leaves_the_order_pending_and_payable(
 ) -> None:
     buyer, order, payment_id = stalled
 
-    assert _send(client, _event(payment_id, "payment.failed")).status_code == 200
+    assert (
+        _send(client, _event(payment_id, "payment.failed", amount_cents=order["total_cents"])).status_code
+        == 200
+    )
 
     detail = buyer.order(order["id"])
     assert detail["status"] == "pending"
@@ -124,7 +135,7 @@ def test_unsigned_or_tampered_events_are_refused_and_change_nothing(
     tamper: str,
 ) -> None:
     buyer, order, payment_id = stalled
-    event = _event(payment_id)
+    event = _event(payment_id, amount_cents=order["total_cents"])
 
     if tamper == "wrong_secret":
         response = _send(client, event, secret="not-the-secret-0123456789abcdefgh")
@@ -172,7 +183,6 @@ def test_a_signed_event_with_a_nul_in_a_string_is_refused(
 ) -> None:
     buyer, order, payment_id = stalled
     event = _event(payment_id, amount_cents=order["total_cents"])
-    event["data"]["currency"] = "USD"
     if field in ("id", "type"):
         event[field] += "\x00"
     else:
@@ -182,3 +192,42 @@ def test_a_signed_event_with_a_nul_in_a_string_is_refused(
     assert buyer.order(order["id"])["status"] == "pending"
     with sessions() as session:
         assert session.scalars(select(Payment.status)).one() == "processing"
+
+
+@pytest.mark.parametrize(
+    ("kind", "missing"),
+    [
+        ("payment.succeeded", "amount"),
+        ("payment.succeeded", "currency"),
+        ("payment.succeeded", "both"),
+        ("payment.failed", "amount"),
+        ("payment.failed", "currency"),
+    ],
+)
+def test_a_signed_event_without_amount_or_currency_settles_nothing(
+    stalled: tuple[Buyer, dict[str, Any], int],
+    client: FlaskClient,
+    sessions: sessionmaker[Session],
+    kind: str,
+    missing: str,
+) -> None:
+    # A provider's event states what it charged; one that does not say cannot be checked against the
+    # payment, so it must not decide it (it used to pay the order).
+    buyer, order, payment_id = stalled
+    total = order["total_cents"]
+    event = _event(
+        payment_id,
+        kind,
+        amount_cents=None if missing in ("amount", "both") else total,
+        currency=None if missing in ("currency", "both") else "USD",
+    )
+
+    assert _send(client, event).status_code == 200  # received (and recorded), not acted upon
+
+    assert buyer.order(order["id"])["status"] == "pending"
+    with sessions() as session:
+        assert session.scalars(select(Payment.status)).one() == "processing"
+    assert _paid_events(sessions) == 0
+    complete = _event(payment_id, kind, event_id="evt_complete", amount_cents=total)
+    assert _send(client, complete).status_code == 200
+    assert buyer.order(order["id"])["status"] == ("paid" if kind == "payment.succeeded" else "pending")

@@ -135,6 +135,7 @@ def test_the_webhook_racing_the_clients_own_call_pays_the_order_once(
                 "payment_id": payment.id,
                 "provider_ref": "test_ch_webhook",
                 "amount_cents": order["total_cents"],
+                "currency": order["currency"],
             },
         }
         body = json.dumps(event).encode()

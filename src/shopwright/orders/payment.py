@@ -184,8 +184,11 @@ def _settle(
 
 
 def _matches(event: GatewayEvent, payment: Payment) -> bool:
-    """Tell whether an event's amount and currency (when it gives them) are the payment's."""
-    return event.amount_cents in (None, payment.amount_cents) and event.currency in (None, payment.currency)
+    """Tell whether an event states the payment's amount and currency.
+
+    An event that omits either cannot be checked against the payment, so it settles nothing.
+    """
+    return event.amount_cents == payment.amount_cents and event.currency == payment.currency
 
 
 def _mark_paid_or_refund(session: Session, order: Order, payment: Payment) -> Refund | None:
