@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopwright.catalog.models import Category
 from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, counts
 from tests.factories import assert_problem, error_fields
 
@@ -435,3 +437,27 @@ def test_category_products_validate_the_query(shop: Shop, client: FlaskClient) -
         {"min_price_cents": 5, "max_price_cents": 1},
     ):
         assert_problem(client.get(path, query_string=params), 422, "validation_error")
+
+
+def test_a_cycle_in_the_data_does_not_hang_the_walks(
+    shop: Shop, client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
+    # Moves refuse cycles (and are serialised: tests/concurrency); this is a tree broken some other way
+    # (a restore, a hand-written UPDATE). The descendant walk used to loop forever on it.
+    top = shop.category("Top")["id"]
+    a = shop.category("A", parent_id=top)["id"]
+    b = shop.category("B", parent_id=a)["id"]
+    in_a = shop.product(a)["id"]
+    in_b = shop.product(b)["id"]
+    with sessions() as session, session.begin():
+        session.execute(update(Category).where(Category.id == a).values(parent_id=b))
+
+    assert sorted(_product_ids(client, a)) == sorted([in_a, in_b])
+    assert sorted(_product_ids(client, b)) == sorted([in_a, in_b])
+    assert _product_ids(client, top) == []
+    assert _shape(_tree(client)) == [("Top", [])]  # the detached cycle is not shown as a root
+    moved = client.patch(f"{CATEGORIES}/{a}", json={"parent_id": b}, headers=shop.headers)
+    assert_problem(moved, 422, "invalid_category_parent")
+    fixed = client.patch(f"{CATEGORIES}/{a}", json={"parent_id": top}, headers=shop.headers)
+    assert fixed.status_code == 200
+    assert _shape(_tree(client)) == [("Top", [("A", [("B", [])])])]

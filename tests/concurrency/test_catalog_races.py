@@ -380,3 +380,36 @@ def test_deleting_a_category_while_something_is_added_to_it(
         with sessions() as session:
             exists = session.get(Category, category["id"]) is not None
         assert exists is (deleted[0] == 409), context
+
+
+# --- the category tree -------------------------------------------------------------------------
+def _parents(sessions: sessionmaker[Session]) -> dict[int, int | None]:
+    with sessions() as session:
+        rows = session.execute(select(Category.id, Category.parent_id)).all()
+        return {row[0]: row[1] for row in rows}
+
+
+def test_two_opposite_category_moves_at_once_cannot_make_a_cycle(
+    app: Flask, shop: Shop, sessions: sessionmaker[Session]
+) -> None:
+    # Protection: a move takes one transaction-level lock of the tree (catalog.service._lock_tree) and checks
+    # for a cycle under it, so the second move sees the first. Without it both moves read the tree before
+    # either committed, both passed the check, and A under B plus B under A made a cycle in which
+    # GET /api/categories/<id>/products looped forever.
+    for round_ in range(8):
+        a = shop.category(f"A{round_}")["id"]
+        b = shop.category(f"B{round_}")["id"]
+        moves = [(a, b), (b, a)]
+
+        def move(i: int, moves: list[tuple[int, int]] = moves) -> tuple[int, str | None]:
+            child, parent = moves[i]
+            response = app.test_client().patch(
+                f"{CATEGORIES}/{child}", json={"parent_id": parent}, headers=shop.headers
+            )
+            return _status_and_code(response)
+
+        outcomes = Counter(race(2, move))
+
+        assert outcomes == Counter({(200, None): 1, (422, "invalid_category_parent"): 1}), round_
+        parents = _parents(sessions)
+        assert (parents[a] == b) != (parents[b] == a), round_  # exactly one moved

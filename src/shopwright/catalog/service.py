@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
@@ -33,7 +33,10 @@ from shopwright.catalog.schemas import (
     VariantCreate,
     VariantUpdate,
 )
-from shopwright.db import MAX_ID, utcnow
+from shopwright.db import MAX_ID, is_postgres, utcnow
+
+# The advisory lock key of category moves (any number no other lock of this database uses).
+CATEGORY_TREE_LOCK = 0x5357_4354  # "SWCT"
 
 
 # --- categories ------------------------------------------------------------------------------
@@ -51,17 +54,21 @@ def get_category(session: Session, category_id: int) -> Category:
 
 
 def category_and_descendants(session: Session, category_id: int) -> list[int]:
-    """Return the ids of a category and all its sub-categories (the tree is small: one query)."""
+    """Return the ids of a category and all its sub-categories (the tree is small: one query).
+
+    Each category is visited once: a cycle in the data (moves refuse them; a restore might not) ends the
+    walk instead of looping forever.
+    """
     children: dict[int | None, list[int]] = {}
     for cid, parent_id in session.execute(select(Category.id, Category.parent_id)).all():
         children.setdefault(parent_id, []).append(cid)
     if not any(category_id in ids for ids in children.values()):
         raise CategoryNotFound(f"No category {category_id}")
-    found, frontier = [category_id], [category_id]
+    found, frontier = {category_id: None}, [category_id]
     while frontier:
-        frontier = [child for parent in frontier for child in children.get(parent, [])]
-        found.extend(frontier)
-    return found
+        frontier = [child for parent in frontier for child in children.get(parent, []) if child not in found]
+        found.update(dict.fromkeys(frontier))
+    return list(found)
 
 
 def create_category(session: Session, data: CategoryCreate) -> Category:
@@ -82,6 +89,8 @@ def create_category(session: Session, data: CategoryCreate) -> Category:
 def update_category(session: Session, category_id: int, data: CategoryUpdate) -> Category:
     """Rename, re-slug, describe or move a category; a move may not create a cycle."""
     with _unique_names(), session.begin():
+        if "parent_id" in data.model_fields_set:
+            _lock_tree(session)  # before anything is read: the cycle check must see the latest tree
         category = get_category(session, category_id)
         if "parent_id" in data.model_fields_set:
             if data.parent_id is not None:
@@ -97,6 +106,17 @@ def update_category(session: Session, category_id: int, data: CategoryUpdate) ->
                 setattr(category, name, value)
         session.flush()
     return category
+
+
+def _lock_tree(session: Session) -> None:
+    """Serialise moves of categories until the transaction ends; runs inside the caller's transaction.
+
+    Two opposite moves (A under B, B under A) each pass a cycle check made before the other commits: one
+    lock for the whole tree makes the second check see the first move. A transaction-level advisory lock
+    (released at commit, safe behind PgBouncer in transaction mode); SQLite already runs one writer at a time.
+    """
+    if is_postgres(session):
+        session.execute(select(func.pg_advisory_xact_lock(CATEGORY_TREE_LOCK)))
 
 
 def delete_category(session: Session, category_id: int) -> None:
