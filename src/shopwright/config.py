@@ -84,6 +84,10 @@ class Settings(BaseSettings):
 
     # Cart: an untouched cart expires after this long and its reservations are released.
     CART_TTL_MINUTES: int = Field(default=15, ge=1)
+    # Against stock hoarding: distinct lines a cart may hold, and how long after its first reservation
+    # a cart's stock is held at most, however often it is touched (docs/security.md).
+    CART_MAX_LINES: int = Field(default=100, ge=1)
+    CART_MAX_HOLD_MINUTES: int = Field(default=120, ge=1)
 
     # Checkout: where the shop ships, what shipping costs, which tax applies (docs/configuration.md).
     # Country keys are ISO 3166-1 alpha-2 codes; "*" is every other country.

@@ -182,3 +182,26 @@ def test_the_embedded_sqlite_default_never_oversells_either(
 
     assert Counter(results) == {(201, None): 5, (409, "out_of_stock"): 15}
     assert stock_of(sessions, _variant(product)) == (5, 5)
+
+
+def test_tabs_adding_new_lines_at_once_cannot_pass_the_line_cap(
+    make_app: Any, sessions: sessionmaker[Session]
+) -> None:
+    # Protection: the distinct lines are counted under the cart's row lock (taken first by every cart
+    # change), so racing adds see each other's lines. Without it each tab counts 2 lines and all of them
+    # add one: the cart ends far over CART_MAX_LINES and holds their stock.
+    app = make_app(CART_MAX_LINES=3)
+    shop = Shop(app, app.test_client())
+    category = shop.category()["id"]
+    products = [shop.product(category, stock_quantity=5) for _ in range(8)]
+    for round_, account in enumerate(_customers(app, 3)):  # a few rounds: a race may not show every time
+        for product in products[:2]:
+            assert _add(app, account, product["id"])[0] == 201
+
+        outcomes = Counter(race(6, lambda i, a=account: _add(app, a, products[2 + i]["id"])))
+
+        assert outcomes == Counter({(201, None): 1, (422, "cart_full"): 5}), round_
+        assert len(Shopper(app.test_client(), account).get()["items"]) == 3
+    _assert_stock_matches_carts(sessions)
+    with sessions() as session:
+        assert session.scalar(select(func.sum(StockLevel.reserved))) == 9

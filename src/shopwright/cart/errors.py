@@ -36,3 +36,8 @@ class CartExpired(InvalidRequest):
 class CartItemUnavailable(InvalidRequest):
     code = "cart_item_unavailable"
     title = "A cart line can no longer be bought"
+
+
+class CartFull(InvalidRequest):
+    code = "cart_full"
+    title = "The cart holds as many lines as it can"

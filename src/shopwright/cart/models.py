@@ -44,6 +44,9 @@ class Cart(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default=ACTIVE, server_default=ACTIVE)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the cart's current reservations began (None: it holds none). expires_at never goes past
+    # held_since + the maximum hold, however often the cart is touched (cart/service.py).
+    held_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.now(), onupdate=utcnow

@@ -21,6 +21,10 @@ def _ttl() -> timedelta:
     return timedelta(minutes=get_settings().CART_TTL_MINUTES)
 
 
+def _hold() -> timedelta:
+    return timedelta(minutes=get_settings().CART_MAX_HOLD_MINUTES)
+
+
 def _out(view: CartView) -> dict[str, Any]:
     return CartOut.model_validate(view).model_dump(mode="json")
 
@@ -44,7 +48,7 @@ def get_cart() -> Result:
 )
 @login_required
 def clear_cart() -> Result:
-    return _out(service.clear_cart(get_session(), current_user_id(), ttl=_ttl()))
+    return _out(service.clear_cart(get_session(), current_user_id(), ttl=_ttl(), max_hold=_hold()))
 
 
 @bp.post(
@@ -55,7 +59,11 @@ def clear_cart() -> Result:
 )
 @login_required
 def add_item(body: CartItemIn) -> Result:
-    return _out(service.add_item(get_session(), current_user_id(), body, ttl=_ttl())), 201
+    lines = get_settings().CART_MAX_LINES
+    view = service.add_item(
+        get_session(), current_user_id(), body, ttl=_ttl(), max_lines=lines, max_hold=_hold()
+    )
+    return _out(view), 201
 
 
 @bp.put(
@@ -73,7 +81,7 @@ def add_item(body: CartItemIn) -> Result:
 @login_required
 def update_item(path: CartItemPath, body: CartItemUpdate) -> Result:
     view = service.set_item_quantity(
-        get_session(), current_user_id(), path.item_id, body.quantity, ttl=_ttl()
+        get_session(), current_user_id(), path.item_id, body.quantity, ttl=_ttl(), max_hold=_hold()
     )
     return _out(view)
 
@@ -86,7 +94,8 @@ def update_item(path: CartItemPath, body: CartItemUpdate) -> Result:
 )
 @login_required
 def remove_item(path: CartItemPath) -> Result:
-    return _out(service.remove_item(get_session(), current_user_id(), path.item_id, ttl=_ttl()))
+    view = service.remove_item(get_session(), current_user_id(), path.item_id, ttl=_ttl(), max_hold=_hold())
+    return _out(view)
 
 
 @bp.post(
@@ -97,7 +106,10 @@ def remove_item(path: CartItemPath) -> Result:
 )
 @login_required
 def save_for_later(path: CartItemPath) -> Result:
-    return _out(service.save_for_later(get_session(), current_user_id(), path.item_id, ttl=_ttl()))
+    view = service.save_for_later(
+        get_session(), current_user_id(), path.item_id, ttl=_ttl(), max_hold=_hold()
+    )
+    return _out(view)
 
 
 @bp.post(
@@ -108,7 +120,11 @@ def save_for_later(path: CartItemPath) -> Result:
 )
 @login_required
 def move_to_cart(path: CartItemPath) -> Result:
-    return _out(service.move_to_cart(get_session(), current_user_id(), path.item_id, ttl=_ttl()))
+    lines = get_settings().CART_MAX_LINES
+    view = service.move_to_cart(
+        get_session(), current_user_id(), path.item_id, ttl=_ttl(), max_lines=lines, max_hold=_hold()
+    )
+    return _out(view)
 
 
 @bp.delete(
@@ -119,4 +135,7 @@ def move_to_cart(path: CartItemPath) -> Result:
 )
 @login_required
 def remove_saved_item(path: CartItemPath) -> Result:
-    return _out(service.remove_saved_item(get_session(), current_user_id(), path.item_id, ttl=_ttl()))
+    view = service.remove_saved_item(
+        get_session(), current_user_id(), path.item_id, ttl=_ttl(), max_hold=_hold()
+    )
+    return _out(view)

@@ -2,6 +2,9 @@
 
 Lock order (DESIGN.md, Concurrency): the customer's cart row first (`SELECT … FOR UPDATE`), then stock
 rows, one conditional UPDATE per variant in ascending variant id (`inventory.reserve` / `release`).
+Against hoarding (docs/security.md): at most `max_lines` distinct lines, counted under the cart's lock, and
+stock held at most `max_hold` after the cart's first reservation: a touch extends `expires_at` by the TTL
+but never past `held_since + max_hold`, so the sweep and access-time expiry need no rule of their own.
 The expiry sweep claims carts with SKIP LOCKED and flips `active → expired` with a conditional UPDATE,
 so a cart's reservations are released exactly once, whoever gets there first.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -18,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from shopwright.cart.errors import (
     CartCurrencyMismatch,
+    CartFull,
     CartItemNotFound,
     LineQuantityExceeded,
     ProductUnavailable,
@@ -41,11 +46,24 @@ def view_cart(session: Session, user_id: int, *, ttl: timedelta) -> CartView:
         return load_view(session, cart)
 
 
-def add_item(session: Session, user_id: int, data: CartItemIn, *, ttl: timedelta) -> CartView:
-    """Add units of a variant (or a product's default variant), reserving them; an existing line grows."""
+def add_item(
+    session: Session,
+    user_id: int,
+    data: CartItemIn,
+    *,
+    ttl: timedelta,
+    max_lines: int | None = None,
+    max_hold: timedelta | None = None,
+) -> CartView:
+    """Add units of a variant (or a product's default variant), reserving them; an existing line grows.
+
+    `max_lines` caps the cart's distinct lines (CartFull), `max_hold` how long it holds stock; None: no cap.
+    """
     with _cart_transaction(session, user_id, ttl) as cart:
         variant = _purchasable_variant(session, product_id=data.product_id, variant_id=data.variant_id)
         line = _find_line(session, cart.id, variant.id, saved=False)
+        if line is None:
+            _check_room(session, cart.id, max_lines)
         _check_line_quantity(data.quantity + (line.quantity if line else 0))
         _check_currency(session, cart.id, variant.currency)
         inventory.reserve(session, variant.id, data.quantity)
@@ -53,11 +71,17 @@ def add_item(session: Session, user_id: int, data: CartItemIn, *, ttl: timedelta
             session.add(CartItem(cart_id=cart.id, variant_id=variant.id, quantity=data.quantity))
         else:
             line.quantity += data.quantity
-        return _touched(session, cart, ttl)
+        return _touched(session, cart, ttl, max_hold, reserved=True)
 
 
 def set_item_quantity(
-    session: Session, user_id: int, item_id: int, quantity: int, *, ttl: timedelta
+    session: Session,
+    user_id: int,
+    item_id: int,
+    quantity: int,
+    *,
+    ttl: timedelta,
+    max_hold: timedelta | None = None,
 ) -> CartView:
     """Set a cart line's quantity, reserving or releasing the difference; 0 removes the line."""
     with _cart_transaction(session, user_id, ttl) as cart:
@@ -72,51 +96,69 @@ def set_item_quantity(
         else:
             inventory.release(session, {line.variant_id: line.quantity - quantity})
             line.quantity = quantity
-        return _touched(session, cart, ttl)
+        return _touched(session, cart, ttl, max_hold)
 
 
-def remove_item(session: Session, user_id: int, item_id: int, *, ttl: timedelta) -> CartView:
+def remove_item(
+    session: Session, user_id: int, item_id: int, *, ttl: timedelta, max_hold: timedelta | None = None
+) -> CartView:
     """Remove a cart line and release its reservation."""
-    return set_item_quantity(session, user_id, item_id, 0, ttl=ttl)
+    return set_item_quantity(session, user_id, item_id, 0, ttl=ttl, max_hold=max_hold)
 
 
-def remove_saved_item(session: Session, user_id: int, item_id: int, *, ttl: timedelta) -> CartView:
+def remove_saved_item(
+    session: Session, user_id: int, item_id: int, *, ttl: timedelta, max_hold: timedelta | None = None
+) -> CartView:
     """Remove a saved-for-later item (it holds no reservation)."""
     with _cart_transaction(session, user_id, ttl) as cart:
         session.delete(_get_line(session, cart.id, item_id, saved=True))
-        return _touched(session, cart, ttl)
+        return _touched(session, cart, ttl, max_hold)
 
 
-def clear_cart(session: Session, user_id: int, *, ttl: timedelta) -> CartView:
+def clear_cart(
+    session: Session, user_id: int, *, ttl: timedelta, max_hold: timedelta | None = None
+) -> CartView:
     """Empty the cart's lines and release their reservations; saved-for-later items stay."""
     with _cart_transaction(session, user_id, ttl) as cart:
         _release_lines(session, [cart.id])
         session.execute(
             delete(CartItem).where(CartItem.cart_id == cart.id, CartItem.saved_for_later.is_(False))
         )
-        return _touched(session, cart, ttl)
+        return _touched(session, cart, ttl, max_hold)
 
 
-def save_for_later(session: Session, user_id: int, item_id: int, *, ttl: timedelta) -> CartView:
+def save_for_later(
+    session: Session, user_id: int, item_id: int, *, ttl: timedelta, max_hold: timedelta | None = None
+) -> CartView:
     """Move a cart line to the saved items, releasing its reservation."""
     with _cart_transaction(session, user_id, ttl) as cart:
         line = _get_line(session, cart.id, item_id, saved=False)
         inventory.release(session, {line.variant_id: line.quantity})
         _move_line(session, line, saved=True)
-        return _touched(session, cart, ttl)
+        return _touched(session, cart, ttl, max_hold)
 
 
-def move_to_cart(session: Session, user_id: int, item_id: int, *, ttl: timedelta) -> CartView:
+def move_to_cart(
+    session: Session,
+    user_id: int,
+    item_id: int,
+    *,
+    ttl: timedelta,
+    max_lines: int | None = None,
+    max_hold: timedelta | None = None,
+) -> CartView:
     """Move a saved item back into the cart, reserving its units again (409 if not available)."""
     with _cart_transaction(session, user_id, ttl) as cart:
         line = _get_line(session, cart.id, item_id, saved=True)
         variant = _purchasable_variant(session, variant_id=line.variant_id)
         target = _find_line(session, cart.id, line.variant_id, saved=False)
+        if target is None:
+            _check_room(session, cart.id, max_lines)
         _check_line_quantity(line.quantity + (target.quantity if target else 0))
         _check_currency(session, cart.id, variant.currency)
         inventory.reserve(session, line.variant_id, line.quantity)
         _move_line(session, line, saved=False)
-        return _touched(session, cart, ttl)
+        return _touched(session, cart, ttl, max_hold, reserved=True)
 
 
 def expire_carts(session: Session, *, now: datetime | None = None, batch_size: int = 500) -> ExpiredCarts:
@@ -305,8 +347,41 @@ def _check_currency(session: Session, cart_id: int, currency: str) -> None:
         raise CartCurrencyMismatch(f"Your cart is in {other}; this item is priced in {currency}")
 
 
-def _touched(session: Session, cart: Cart, ttl: timedelta) -> CartView:
-    """Extend the cart's expiry after a change and return its view."""
-    cart.expires_at = utcnow() + ttl
+def _touched(
+    session: Session, cart: Cart, ttl: timedelta, max_hold: timedelta | None, *, reserved: bool = False
+) -> CartView:
+    """Extend the cart's expiry after a change, within its maximum hold, and return its view.
+
+    `reserved`: the change reserved stock; the first reservation starts the hold. A cart left holding
+    nothing ends it (the next reservation starts a new one).
+    """
+    now = utcnow()
+    if reserved and cart.held_since is None:
+        cart.held_since = now
+    cart.expires_at = now + ttl
+    if cart.held_since is not None and max_hold is not None:
+        cart.expires_at = min(cart.expires_at, cart.held_since + max_hold)
     session.flush()
-    return load_view(session, cart)
+    view = load_view(session, cart)
+    if not view.items and cart.held_since is not None:
+        cart.held_since = None
+        cart.expires_at = now + ttl
+        session.flush()
+        view = replace(view, expires_at=cart.expires_at)
+    return view
+
+
+def _check_room(session: Session, cart_id: int, max_lines: int | None) -> None:
+    """Refuse a new distinct line in a full cart; call with the cart locked (the count cannot race)."""
+    if max_lines is None:
+        return
+    lines = session.scalar(
+        select(func.count())
+        .select_from(CartItem)
+        .where(CartItem.cart_id == cart_id, CartItem.saved_for_later.is_(False))
+    )
+    if (lines or 0) >= max_lines:
+        raise CartFull(
+            f"A cart holds at most {max_lines} different items; remove one or save it for later first",
+            max_lines=max_lines,
+        )
