@@ -89,6 +89,7 @@ def test_vary_origin_on_every_answer_when_cors_is_configured(make_app: Callable[
     [
         ("/api/admin/users", "GET"),
         ("/api/admin/users/1/toggle-status", "PUT"),
+        ("/api/admin/users/1/role", "PUT"),
         ("/api/admin/orders/1/refund", "POST"),
         ("/api/admin/vouchers", "POST"),
         ("/api/products", "POST"),

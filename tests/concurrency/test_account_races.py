@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.models import Address, RefreshToken, User
 from tests.concurrency import race
-from tests.factories import PASSWORD, customer, login
+from tests.factories import PASSWORD, Account, admin, customer, login
 
 THREADS = 16
 
@@ -81,3 +82,50 @@ def test_concurrent_first_addresses_leave_exactly_one_default(
             select(func.count()).where(Address.user_id == account.id, Address.is_default.is_(True))
         )
     assert defaults == 1
+
+
+# --- the last active admin -----------------------------------------------------------------------
+def _active_admins(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == "admin", User.is_active, User.deleted_at.is_(None))
+            )
+            or 0
+        )
+
+
+@pytest.mark.parametrize("action", ["deactivate each other", "demote each other", "delete themselves"])
+def test_the_last_two_admins_racing_to_remove_each_other_leave_one(
+    app: Flask, sessions: sessionmaker[Session], action: str
+) -> None:
+    # Protection: the active admins' rows are locked in id order before they are counted
+    # (accounts.service._keep_an_admin), so the second request counts after the first committed. Without
+    # the lock both count two active admins, both succeed, and nobody can run the shop any more.
+    client = app.test_client()
+    for round_ in range(3):  # a race may not show every time
+        with sessions() as session, session.begin():  # earlier rounds' survivor steps aside
+            session.execute(update(User).where(User.role == "admin").values(role="customer"))
+        pair = [admin(app, client), admin(app, client)]
+
+        def remove(i: int, pair: list[Account] = pair) -> tuple[int, str | None]:
+            me, other = pair[i], pair[1 - i]
+            caller = app.test_client()
+            if action == "deactivate each other":
+                response = caller.put(f"/api/admin/users/{other.id}/toggle-status", headers=me.headers)
+            elif action == "demote each other":
+                response = caller.put(
+                    f"/api/admin/users/{other.id}/role", json={"role": "customer"}, headers=me.headers
+                )
+            else:
+                response = caller.delete("/api/auth/me", headers=me.headers)
+            code = (response.get_json(silent=True) or {}).get("code")
+            return response.status_code, code
+
+        outcomes = Counter(race(2, remove))
+
+        done = 204 if action == "delete themselves" else 200
+        assert outcomes == Counter({(done, None): 1, (409, "last_admin"): 1}), round_
+        assert _active_admins(sessions) == 1, round_

@@ -48,6 +48,11 @@ class CannotDeactivateSelf(Conflict):
     title = "Admins cannot deactivate themselves"
 
 
+class LastAdmin(Conflict):
+    code = "last_admin"
+    title = "The shop needs an active admin"
+
+
 class AdminRequired(Forbidden):
     code = "admin_required"
     title = "Admin role required"

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shopwright.db import Base, UTCDateTime, utcnow
 
-ROLES = ("customer", "admin")
+CUSTOMER = "customer"
+ADMIN = "admin"
+ROLES = (CUSTOMER, ADMIN)
 
 
 class User(Base):

@@ -85,6 +85,10 @@ class UserOut(OutputModel):
     created_at: UTCTimestamp
 
 
+class RoleIn(InputModel):
+    role: Literal["customer", "admin"]
+
+
 class ProfileUpdate(InputModel):
     email: Email | None = None
     full_name: FullName | None = None

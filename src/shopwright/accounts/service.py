@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shopwright.accounts import passwords
-from shopwright.accounts.errors import CannotDeactivateSelf, EmailTaken, UserNotFound
-from shopwright.accounts.models import Address, PasswordResetToken, RefreshToken, User
+from shopwright.accounts.errors import CannotDeactivateSelf, EmailTaken, LastAdmin, UserNotFound
+from shopwright.accounts.models import ADMIN, ROLES, Address, PasswordResetToken, RefreshToken, User
 from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.schemas import ProfileUpdate, RegisterIn
 from shopwright.db import MAX_ID, Prepared, table_of, utcnow
@@ -80,9 +80,14 @@ def update_profile(session: Session, user_id: int, data: ProfileUpdate) -> User:
 def delete_account(
     session: Session, revocations: RevocationStore, user_id: int, refresh_ttl: timedelta
 ) -> None:
-    """Erase the user's personal data and end every session; the anonymised row keeps orders intact."""
+    """Erase the user's personal data and end every session; the anonymised row keeps orders intact.
+
+    The last active admin cannot (LastAdmin): nobody could run the shop afterwards.
+    """
     with session.begin():
         user = get_user(session, user_id)
+        if user.role == ADMIN:
+            _keep_an_admin(session, user.id)
         user.email = f"deleted-user-{user.id}@deleted.invalid"
         user.full_name = None
         user.password_hash = passwords.UNUSABLE_PASSWORD
@@ -111,10 +116,49 @@ def toggle_user_active(
         raise CannotDeactivateSelf("An admin cannot change their own status")
     with session.begin():
         user = get_user(session, user_id)
+        if user.is_active and user.role == ADMIN:
+            _keep_an_admin(session, user.id)
         user.is_active = not user.is_active
         if not user.is_active:
             revocations.revoke(session, f"user:{user_id}", refresh_ttl, not_before=now_ms())
     return user
+
+
+def change_role(
+    session: Session, revocations: RevocationStore, user_id: int, role: str, *, refresh_ttl: timedelta
+) -> User:
+    """Give a user the role `role`; the last active admin keeps theirs (LastAdmin).
+
+    Tokens carry the role, so a change ends the user's sessions: the next login carries the new role.
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    with session.begin():
+        user = get_user(session, user_id)
+        if user.role == role:
+            return user
+        if user.role == ADMIN and user.is_active:
+            _keep_an_admin(session, user.id)
+        user.role = role
+        revocations.revoke(session, f"user:{user_id}", refresh_ttl, not_before=now_ms())
+    return user
+
+
+def _keep_an_admin(session: Session, admin_id: int) -> None:
+    """Refuse to let `admin_id` stop being an active admin if no other would be left.
+
+    Runs inside the caller's transaction. The active admins' rows are locked in id order before they are
+    counted: two admins deactivating (or demoting) each other at once queue here, and the second counts
+    after the first committed, instead of both counting two and leaving none.
+    """
+    admins = session.scalars(
+        select(User.id)
+        .where(User.role == ADMIN, User.is_active, User.deleted_at.is_(None))
+        .order_by(User.id)
+        .with_for_update()
+    ).all()
+    if list(admins) == [admin_id]:
+        raise LastAdmin("This is the last active admin: make another admin first")
 
 
 def list_users(

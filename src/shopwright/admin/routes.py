@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from shopwright.accounts import service as accounts
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id, refresh_ttl, revocation_store
-from shopwright.accounts.schemas import UserOut, UserSearchQuery
+from shopwright.accounts.schemas import RoleIn, UserOut, UserSearchQuery
 from shopwright.db import get_session
 from shopwright.idempotency import StoredResponse, run_keyed
 from shopwright.inventory import service as inventory
@@ -68,6 +68,19 @@ def toggle_user_status(path: UserPath) -> dict[str, Any]:
         path.user_id,
         acting_admin_id=current_user_id(),
         refresh_ttl=refresh_ttl(),
+    )
+    return UserOut.model_validate(user).model_dump(mode="json")
+
+
+@bp.put(
+    "/users/<int:user_id>/role",
+    summary="Change a user's role; the last active admin keeps theirs (their sessions end)",
+    responses={200: UserOut},
+)
+@admin_required
+def change_user_role(path: UserPath, body: RoleIn) -> dict[str, Any]:
+    user = accounts.change_role(
+        get_session(), revocation_store(), path.user_id, body.role, refresh_ttl=refresh_ttl()
     )
     return UserOut.model_validate(user).model_dump(mode="json")
 
