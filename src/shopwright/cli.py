@@ -91,8 +91,17 @@ def create_admin(email: str, password: str) -> None:
     default=None,
     help="Also generate this many extra products in bulk (e.g. 1000000 for load tests).",
 )
-def seed_db(products: int | None) -> None:
+@click.option(
+    "--force", is_flag=True, help="Run outside APP_ENV=development too (demo passwords are public)."
+)
+def seed_db(products: int | None, force: bool) -> None:
     """Load demo data: an admin, two customers, a catalog with reviews (idempotent)."""
+    env = _settings().APP_ENV
+    if env != "development" and not force:
+        raise click.ClickException(
+            f"seed-db creates demo accounts with published passwords (admin@example.com / Admin123!); "
+            f"refusing with APP_ENV={env}. Pass --force to load them anyway (never on a real shop)."
+        )
     sessions = current_app.extensions["shopwright.sessions"]
     with sessions() as session:
         for line in [*account_seed.seed_accounts(session), *seed.seed_catalog(session)]:

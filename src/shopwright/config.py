@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # Development-only defaults. They are refused outside development (see `_refuse_default_secrets`).
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
 DEV_PAYMENT_WEBHOOK_SECRET = "dev-only-payment-webhook-secret-change-me"
+DEV_PASSWORD_RESET_URL = "http://127.0.0.1:5000/reset-password?token={token}"
 MAX_SHIPPING_CENTS = 10**8  # a shipping rate of at most 1,000,000.00
 
 
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
     JWT_REFRESH_TTL_DAYS: int = Field(default=30, ge=1)
 
     PASSWORD_RESET_TTL_MINUTES: int = Field(default=60, ge=1)
-    PASSWORD_RESET_URL: str = "http://127.0.0.1:5000/reset-password?token={token}"
+    PASSWORD_RESET_URL: str = DEV_PASSWORD_RESET_URL
     # argon2id cost; lower only in tests (hashing dominates their run time otherwise).
     ARGON2_TIME_COST: int = Field(default=3, ge=1)
     ARGON2_MEMORY_KIB: int = Field(default=65536, ge=8)
@@ -136,6 +137,11 @@ class Settings(BaseSettings):
             raise InsecureSettings(f"SECRET_KEY must be set when APP_ENV={self.APP_ENV}")
         if len(self.SECRET_KEY.encode()) < 32:
             raise InsecureSettings("SECRET_KEY must be at least 32 bytes (HMAC-SHA256 key)")
+        if self.APP_ENV == "production" and self.PASSWORD_RESET_URL == DEV_PASSWORD_RESET_URL:
+            # Reset emails would link to 127.0.0.1: no customer could use them.
+            raise InsecureSettings(
+                "PASSWORD_RESET_URL must be set to your shop's page when APP_ENV=production"
+            )
         if self.APP_ENV != "development" and self.PAYMENT_WEBHOOK_SECRET == DEV_PAYMENT_WEBHOOK_SECRET:
             raise InsecureSettings(
                 f"PAYMENT_WEBHOOK_SECRET must not be the development key when APP_ENV={self.APP_ENV}"

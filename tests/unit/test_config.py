@@ -38,12 +38,28 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5432/shop")
     monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("PASSWORD_RESET_URL", "https://shop.example/reset?token={token}")
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
 
     assert settings.DATABASE_URL == "postgresql+psycopg://u:p@db:5432/shop"
     assert settings.CORS_ORIGINS == ["https://a.example", "https://b.example"]
     assert settings.SECRET_KEY != DEV_SECRET_KEY
+
+
+def test_production_refuses_the_development_reset_url() -> None:
+    # The emailed link would point at 127.0.0.1: every reset mail of a real shop would be useless.
+    with pytest.raises(ValidationError, match="PASSWORD_RESET_URL must be set"):
+        Settings(_env_file=None, APP_ENV="production", SECRET_KEY="x" * 40)  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        APP_ENV="production",
+        SECRET_KEY="x" * 40,
+        PASSWORD_RESET_URL="https://shop.example/reset?token={token}",
+    )
+    assert settings.PASSWORD_RESET_URL == "https://shop.example/reset?token={token}"
+    # Development and the test suite keep the local default.
+    assert Settings(_env_file=None, APP_ENV="test", SECRET_KEY="x" * 40).PASSWORD_RESET_URL  # type: ignore[call-arg]
 
 
 def test_a_refused_setting_does_not_echo_its_value() -> None:
