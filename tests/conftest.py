@@ -27,6 +27,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.test import TestResponse
 
 from shopwright import create_app
 from shopwright.cli import alembic_config
@@ -271,6 +272,16 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+class ClosingClient(FlaskClient):
+    """Flask's test client, closing each response before handing it back, as a WSGI server does.
+
+    What the app runs once its answer is sent (`call_on_close`: the outbox's emails) has then run.
+    """
+
+    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> TestResponse:  # type: ignore[override]
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 @pytest.fixture
 def make_app(
     database_url: str,
@@ -296,7 +307,9 @@ def make_app(
         # Catalog reads go through autocommit connections on PostgreSQL, as in production.
         postgres = committed_db.dialect.name == "postgresql"
         reads = make_sessionmaker(engine_for(database_url, autocommit=True)) if postgres else None
-        return create_app(settings, sessions=make_sessionmaker(committed_db), read_sessions=reads)
+        app = create_app(settings, sessions=make_sessionmaker(committed_db), read_sessions=reads)
+        app.test_client_class = ClosingClient
+        return app
 
     return build
 

@@ -7,12 +7,14 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import redis
 import structlog
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 from flask.sessions import NullSession, SessionInterface
 from flask_cors import CORS
@@ -30,11 +32,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from shopwright import cli, limits, outbox
-from shopwright.accounts import passwords
+from shopwright.accounts import passwords, tokens
 from shopwright.accounts import routes as accounts_routes
 from shopwright.accounts.auth import init_auth, is_authenticated
 from shopwright.accounts.revocation import DatabaseRevocations, RedisRevocations, RevocationStore
-from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
+from shopwright.accounts.schemas import normalise_email
+from shopwright.accounts.service import EMAIL_CHANGED
+from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED, PASSWORD_RESET_REQUESTED
 from shopwright.admin import routes as admin_routes
 from shopwright.cart import routes as cart_routes
 from shopwright.catalog import routes as catalog_routes
@@ -349,13 +353,39 @@ def _init_errors(app: Flask) -> None:
 def _init_outbox(
     app: Flask, settings: Settings, sessions: sessionmaker[Session], sender: EmailSender
 ) -> None:
-    box = outbox.Outbox(sessions)
-    box.subscribe(
+    box = outbox.Outbox(sessions, defer=_after_the_response)
+    reset_ttl = timedelta(minutes=settings.PASSWORD_RESET_TTL_MINUTES)
+    box.subscribe_in_transaction(
         PASSWORD_RESET_REQUESTED,
+        lambda session, payload: tokens.issue_password_reset(
+            session, payload, ttl=reset_ttl, reset_url=settings.PASSWORD_RESET_URL
+        ),
+    )
+    box.subscribe(
+        PASSWORD_RESET_ISSUED,
         lambda payload: notifications.send_password_reset(sender, settings.EMAIL_FROM, payload),
+    )
+    box.subscribe(
+        EMAIL_CHANGED, lambda payload: notifications.send_email_changed(sender, settings.EMAIL_FROM, payload)
     )
     box.attach()
     app.extensions["shopwright.outbox"] = box
+
+
+def _after_the_response(work: Callable[[], object]) -> None:
+    """Run `work` once this request's response has been sent (now, outside a request).
+
+    The outbox's in-process deliveries (emails) run there: a client does not wait for them, and how long
+    it waits does not tell what they did (a password reset for a known email or an unknown one).
+    """
+    if not has_request_context():
+        work()
+        return
+
+    @after_this_request
+    def _on_close(response: Response) -> Response:
+        response.call_on_close(work)
+        return response
 
 
 def _init_meta_routes(app: OpenAPI) -> None:
@@ -459,6 +489,29 @@ def _init_rate_limits(app: Flask, settings: Settings) -> None:
         enabled=settings.RATE_LIMIT_ENABLED,
     )
     app.extensions["shopwright.limiter"] = limiter  # Flask-Limiter only keeps a weak reference
-    for endpoint in ("accounts.login", "accounts.register"):
-        limited = limiter.limit(settings.RATE_LIMIT_AUTH)(app.view_functions[endpoint])
-        app.view_functions[endpoint] = limited  # type: ignore[assignment]
+    limits = {
+        "accounts.login": [limiter.limit(settings.RATE_LIMIT_AUTH)],
+        "accounts.register": [limiter.limit(settings.RATE_LIMIT_AUTH)],
+        # Each 409 email_taken tells that an account exists: those answers count like logins.
+        "accounts.update_me": [
+            limiter.limit(settings.RATE_LIMIT_AUTH, deduct_when=lambda response: response.status_code == 409)
+        ],
+        # Per caller and per target: no inbox can be flooded with reset emails, from any number of IPs.
+        "accounts.request_password_reset": [
+            limiter.limit(settings.RATE_LIMIT_PASSWORD_RESET),
+            limiter.limit(settings.RATE_LIMIT_PASSWORD_RESET_EMAIL, key_func=_reset_target),
+        ],
+    }
+    for endpoint, decorators in limits.items():
+        view = app.view_functions[endpoint]
+        for decorate in decorators:
+            view = decorate(view)  # type: ignore[assignment]
+        app.view_functions[endpoint] = view
+
+
+def _reset_target() -> str:
+    """Key a password reset by the email it targets, normalised and hashed (no address kept in Redis)."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    target = normalise_email(email) if isinstance(email, str) else ""
+    return "reset-target:" + hashlib.sha256(target.encode()).hexdigest()

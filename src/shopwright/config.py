@@ -67,6 +67,9 @@ class Settings(BaseSettings):
 
     RATE_LIMIT_ENABLED: bool = True
     RATE_LIMIT_AUTH: str = "10/minute"
+    # POST /api/auth/password-reset: per client IP, and per target email whoever asks.
+    RATE_LIMIT_PASSWORD_RESET: str = "5/minute;20/hour"
+    RATE_LIMIT_PASSWORD_RESET_EMAIL: str = "3/hour"
 
     EMAIL_BACKEND: Literal["file", "smtp"] = "file"
     EMAIL_OUTBOX_DIR: str = "instance/outbox"

@@ -350,6 +350,8 @@ def after_commit(session: Session, callback: Callable[[], Any]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit_hooks(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT was released: the transaction itself goes on
+        return
     hooks = session.info.pop(_HOOKS_KEY, [])
     for hook in hooks:
         hook()

@@ -2,8 +2,10 @@
 
 A use case calls `publish(session, name, payload)` inside its transaction. Once it commits, the
 outbox wired into the session factory delivers pending events to their handlers (in-process in the
-embedded default). Failed deliveries are retried with exponential backoff kept in the row, so a
-crash or an SMTP outage loses nothing: `flask deliver-events` (or a worker) picks them up again.
+embedded default); during an HTTP request, once the response has been sent (`defer`), so a client
+never waits for an email and the time it waits does not depend on one. Failed deliveries are retried
+with exponential backoff kept in the row, so a crash or an SMTP outage loses nothing: `flask
+deliver-events` (or a worker) picks them up again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from shopwright.observability import get_logger
 
 log = get_logger(__name__)
 Handler = Callable[[dict[str, Any]], None]
+# A handler that writes: it runs inside the delivery's transaction (in a savepoint), so its writes commit
+# with the event's delivery, and a failure rolls them back with it, to be retried.
+TransactionalHandler = Callable[[Session, dict[str, Any]], None]
+Defer = Callable[[Callable[[], object]], None]
 _DISPATCH_KEY = "shopwright.outbox"
 MAX_ATTEMPTS = 10
 
@@ -51,20 +57,34 @@ def publish(session: Session, name: str, payload: dict[str, Any], *, user_id: in
     box = session.info.get(_DISPATCH_KEY)
     # Deliver in-process only what has a handler here; the rest waits for a worker (`deliver_events`).
     # A delivery needs a second connection while the request still holds its own: keep it rare.
-    if isinstance(box, Outbox) and name in box.handlers:
-        after_commit(session, box.deliver_pending)
+    if isinstance(box, Outbox) and (name in box.handlers or name in box.transactional):
+        after_commit(session, box.deliver_soon)
 
 
 class Outbox:
     """Delivers pending events to the handlers subscribed to their names."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], defer: Defer | None = None) -> None:
+        """`defer(work)` runs in-process deliveries later (the web app: after the response), else now."""
         self.sessions = sessions
         self.handlers: dict[str, Handler] = {}
+        self.transactional: dict[str, TransactionalHandler] = {}
+        self.defer = defer
 
     def subscribe(self, name: str, handler: Handler) -> None:
         """Deliver events called `name` to `handler`."""
         self.handlers[name] = handler
+
+    def subscribe_in_transaction(self, name: str, handler: TransactionalHandler) -> None:
+        """Deliver events called `name` to `handler` with the delivery's session (TransactionalHandler)."""
+        self.transactional[name] = handler
+
+    def deliver_soon(self) -> None:
+        """Deliver pending events now, or when `defer` runs the work."""
+        if self.defer is None:
+            self.deliver_pending()
+        else:
+            self.defer(self.deliver_pending)
 
     def attach(self) -> None:
         """Deliver right after each commit that published events (the embedded, eager mode)."""
@@ -86,14 +106,18 @@ class Outbox:
                 ).first()
                 if event is None:
                     break
-                delivered += self._deliver(event)
+                delivered += self._deliver(session, event)
         return delivered
 
-    def _deliver(self, event: Event) -> int:
+    def _deliver(self, session: Session, event: Event) -> int:
         handler = self.handlers.get(event.name)
+        writer = self.transactional.get(event.name)
         event.attempts += 1
         try:
-            if handler is not None:
+            if writer is not None:
+                with session.begin_nested():
+                    writer(session, event.payload)
+            elif handler is not None:
                 handler(event.payload)
         except Exception as error:  # any handler failure is retried later, never lost
             event.last_error = f"{type(error).__name__}: {error}"[:2000]

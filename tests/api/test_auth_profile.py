@@ -55,7 +55,7 @@ def test_update_changes_name_and_normalised_email(client: FlaskClient, method: s
 
     response = getattr(client, method)(
         "/api/auth/me",
-        json={"full_name": "New Name", "email": f"  {new_email.upper()} "},
+        json={"full_name": "New Name", "email": f"  {new_email.upper()} ", "current_password": PASSWORD},
         headers=account.headers,
     )
 
@@ -82,7 +82,9 @@ def test_update_to_a_taken_email_is_409_and_changes_nothing(client: FlaskClient,
     account = customer(client, full_name="Keep Me")
 
     response = getattr(client, method)(
-        "/api/auth/me", json={"full_name": "Changed", "email": taken.email.upper()}, headers=account.headers
+        "/api/auth/me",
+        json={"full_name": "Changed", "email": taken.email.upper(), "current_password": PASSWORD},
+        headers=account.headers,
     )
 
     assert_problem(response, 409, "email_taken")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -36,6 +37,9 @@ def test_register_login_profile_reset_and_logout(live_server: LiveServer, mailbo
     # forgotten password: the email goes through a real SMTP server
     status, _ = server.request("POST", "/api/auth/password-reset", {"email": "EVE@example.com"})
     assert status == 202
+    deadline = time.monotonic() + 30  # sent once the answer is out (the outbox, after the response)
+    while not mailbox.to("eve@example.com") and time.monotonic() < deadline:
+        time.sleep(0.05)
     [message] = mailbox.to("eve@example.com")
     token = re.findall(r"token=([\w-]+)", message.get_content())[0]
     status, _ = server.request(

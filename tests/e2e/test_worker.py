@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright import outbox
-from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
+from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED
 from shopwright.outbox import Event
 from shopwright.worker import DELIVER_EVENTS, EXPIRE_CARTS, celery_init_app
 from tests.conftest import REDIS_RUN_PREFIX, Mailbox
@@ -42,7 +42,7 @@ def _publish_reset(sessions: sessionmaker[Session], email: str) -> int:
         "expires_at": "2030-01-01T00:00:00+00:00",
     }
     with sessions() as session, session.begin():
-        outbox.publish(session, PASSWORD_RESET_REQUESTED, payload)
+        outbox.publish(session, PASSWORD_RESET_ISSUED, payload)
     with sessions() as session:
         return session.scalars(select(Event.id)).one()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
@@ -34,7 +34,7 @@ from shopwright.accounts.schemas import (
     TokenOut,
     UserOut,
 )
-from shopwright.db import get_read_session, get_session, get_settings
+from shopwright.db import get_read_session, get_session
 from shopwright.openapi import RATE_LIMITED
 from shopwright.schemas import ItemList, Message
 
@@ -133,7 +133,14 @@ def get_me() -> Result:
 )
 @login_required
 def update_me(body: ProfileUpdate) -> Result:
-    user = service.update_profile(get_session(), current_user_id(), body)
+    user = service.update_profile(
+        get_session(),
+        revocation_store(),
+        current_user_id(),
+        body,
+        current_family_id=current_claims()["fam"],
+        refresh_ttl=refresh_ttl(),
+    )
     return UserOut.model_validate(user).model_dump(mode="json")
 
 
@@ -178,13 +185,7 @@ def change_password(body: ChangePasswordIn) -> Result:
     responses={202: Message},
 )
 def request_password_reset(body: PasswordResetIn) -> Result:
-    settings = get_settings()
-    tokens.request_password_reset(
-        get_session(),
-        body.email,
-        ttl=timedelta(minutes=settings.PASSWORD_RESET_TTL_MINUTES),
-        reset_url=settings.PASSWORD_RESET_URL,
-    )
+    tokens.request_password_reset(get_session(), body.email)
     return {"detail": "If the email belongs to an account, a reset link is on its way"}, 202
 
 

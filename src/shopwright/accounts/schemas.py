@@ -92,6 +92,9 @@ class RoleIn(InputModel):
 class ProfileUpdate(InputModel):
     email: Email | None = None
     full_name: FullName | None = None
+    current_password: AnyPassword | None = Field(
+        default=None, description="Required to change the email (a stolen session alone cannot)"
+    )
 
 
 class ChangePasswordIn(InputModel):

@@ -9,13 +9,24 @@ from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shopwright import outbox
 from shopwright.accounts import passwords
-from shopwright.accounts.errors import CannotDeactivateSelf, EmailTaken, LastAdmin, UserNotFound
+from shopwright.accounts.errors import (
+    CannotDeactivateSelf,
+    EmailTaken,
+    LastAdmin,
+    UserNotFound,
+    WrongPassword,
+)
 from shopwright.accounts.models import ADMIN, ROLES, Address, PasswordResetToken, RefreshToken, User
 from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.schemas import ProfileUpdate, RegisterIn
 from shopwright.db import MAX_ID, Prepared, table_of, utcnow
+from shopwright.errors import InvalidRequest
 from shopwright.pagination import decode_id_cursor, encode_cursor
+
+# The account's email changed: its old address is told (notifications), from where the owner can react.
+EMAIL_CHANGED = "accounts.email_changed"
 
 
 def register_user(session: Session, data: RegisterIn, *, role: str = "customer") -> User:
@@ -62,19 +73,79 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
-def update_profile(session: Session, user_id: int, data: ProfileUpdate) -> User:
-    """Change the user's full name and/or email."""
+def update_profile(
+    session: Session,
+    revocations: RevocationStore,
+    user_id: int,
+    data: ProfileUpdate,
+    *,
+    current_family_id: str,
+    refresh_ttl: timedelta,
+) -> User:
+    """Change the user's full name and/or email.
+
+    A new email needs the current password (checked before anything else, so a stolen session can
+    neither take the account nor probe which emails are taken); the old address is told and every
+    session but this one (`current_family_id`) ends.
+    """
     try:
         with session.begin():
             user = get_user(session, user_id)
+            new_email = data.email if data.email is not None and data.email != user.email else None
+            if new_email is not None:
+                _check_current_password(user, data.current_password)
             if "full_name" in data.model_fields_set:
                 user.full_name = data.full_name
-            if data.email is not None:
-                user.email = data.email
-            session.flush()
+            if new_email is not None:
+                old_email, user.email = user.email, new_email
+                session.flush()
+                notice = {"old_email": old_email, "new_email": new_email, "full_name": user.full_name}
+                outbox.publish(session, EMAIL_CHANGED, notice, user_id=user.id)
+                revoke_other_sessions(session, revocations, user.id, current_family_id, refresh_ttl)
     except IntegrityError as error:
         raise EmailTaken(f"An account with {data.email} already exists") from error
     return user
+
+
+def _check_current_password(user: User, current_password: str | None) -> None:
+    if current_password is None:
+        raise InvalidRequest(
+            "Changing the email needs current_password",
+            errors=[{"field": "current_password", "message": "required to change the email"}],
+        )
+    if not passwords.verify_password(user.password_hash, current_password):
+        raise WrongPassword(
+            "The current password is incorrect",
+            errors=[{"field": "current_password", "message": "is incorrect"}],
+        )
+
+
+def revoke_other_sessions(
+    session: Session, revocations: RevocationStore, user_id: int, keep_family_id: str, refresh_ttl: timedelta
+) -> None:
+    """End every login of the user but `keep_family_id`; runs inside the caller's transaction."""
+    others = session.scalars(
+        select(RefreshToken.family_id)
+        .where(RefreshToken.user_id == user_id, RefreshToken.family_id != keep_family_id)
+        .where(RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > utcnow())
+        .distinct()
+    ).all()
+    revoke_families(session, revocations, list(others), refresh_ttl)
+
+
+def revoke_families(
+    session: Session, revocations: RevocationStore, family_ids: list[str], refresh_ttl: timedelta
+) -> None:
+    """Revoke refresh and access tokens of these logins; runs inside the caller's transaction."""
+    if not family_ids:
+        return
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id.in_(family_ids), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    for family_id in family_ids:
+        revocations.revoke(session, f"family:{family_id}", refresh_ttl)
 
 
 def delete_account(

@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -17,10 +18,14 @@ from shopwright.accounts.errors import InvalidCredentials, InvalidResetToken, In
 from shopwright.accounts.models import PasswordResetToken, RefreshToken, User
 from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.schemas import normalise_email
-from shopwright.accounts.service import get_user
+from shopwright.accounts.service import get_user, revoke_families, revoke_other_sessions
 from shopwright.db import utcnow
 
+# Someone asked for a reset of an email (maybe no account's): the request records only that, so it takes
+# the same time for any email. Its delivery looks the account up and, for an active one, issues a token
+# and the email's event (PASSWORD_RESET_ISSUED), which the notifications send.
 PASSWORD_RESET_REQUESTED = "accounts.password_reset_requested"
+PASSWORD_RESET_ISSUED = "accounts.password_reset_issued"
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ def refresh(session: Session, revocations: RevocationStore, jti: str, refresh_tt
         reused = session.get(RefreshToken, jti)
         if reused is not None and reused.used_at is not None:
             # Reuse means the token leaked: end that login everywhere (committed, then refused).
-            _revoke_families(session, revocations, [reused.family_id], refresh_ttl)
+            revoke_families(session, revocations, [reused.family_id], refresh_ttl)
     raise InvalidToken("Refresh token is invalid, expired or already used")
 
 
@@ -81,7 +86,7 @@ def logout(
     """Revoke the presented access token and every refresh token of its login."""
     with session.begin():
         revocations.revoke(session, f"jti:{jti}", max(access_expires_at - utcnow(), timedelta(seconds=1)))
-        _revoke_families(session, revocations, [family_id], refresh_ttl)
+        revoke_families(session, revocations, [family_id], refresh_ttl)
 
 
 def change_password(
@@ -103,27 +108,34 @@ def change_password(
                 errors=[{"field": "current_password", "message": "is incorrect"}],
             )
         user.password_hash = passwords.hash_password(new_password)
-        others = session.scalars(
-            select(RefreshToken.family_id)
-            .where(RefreshToken.user_id == user_id, RefreshToken.family_id != current_family_id)
-            .where(RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > utcnow())
-            .distinct()
-        ).all()
-        _revoke_families(session, revocations, list(others), refresh_ttl)
+        revoke_other_sessions(session, revocations, user_id, current_family_id, refresh_ttl)
 
 
-def request_password_reset(session: Session, email: str, *, ttl: timedelta, reset_url: str) -> None:
-    """Email a single-use reset link to an active account; say nothing about unknown emails."""
+def request_password_reset(session: Session, email: str) -> None:
+    """Record a reset request for `email`; issue_password_reset handles it after the answer is sent.
+
+    The same work for every email, an account's or not: how long the request takes tells nothing.
+    """
     with session.begin():
-        user = session.scalars(select(User).where(User.email == normalise_email(email))).first()
-        if user is None or not user.is_active:
-            return
+        outbox.publish(session, PASSWORD_RESET_REQUESTED, {"email": normalise_email(email)})
+
+
+def issue_password_reset(
+    session: Session, payload: dict[str, Any], *, ttl: timedelta, reset_url: str
+) -> None:
+    """Issue a single-use reset token to the active account of a requested email and publish its email.
+
+    The outbox's handler of PASSWORD_RESET_REQUESTED: runs inside the delivery's transaction. An unknown
+    or inactive email gets nothing.
+    """
+    user = session.scalars(select(User).where(User.email == payload["email"])).first()
+    if user is not None and user.is_active:
         token = secrets.token_urlsafe(32)
         expires_at = utcnow() + ttl
         session.add(PasswordResetToken(user_id=user.id, token_hash=_digest(token), expires_at=expires_at))
         outbox.publish(
             session,
-            PASSWORD_RESET_REQUESTED,
+            PASSWORD_RESET_ISSUED,
             {
                 "email": user.email,
                 "full_name": user.full_name,
@@ -173,21 +185,6 @@ def _issue(session: Session, user: User, family_id: str, refresh_ttl: timedelta)
     )
     session.add(token)
     return Grant(user.id, user.role, family_id, token.jti, token.expires_at)
-
-
-def _revoke_families(
-    session: Session, revocations: RevocationStore, family_ids: list[str], refresh_ttl: timedelta
-) -> None:
-    """Revoke refresh and access tokens of these logins; runs inside the caller's transaction."""
-    if not family_ids:
-        return
-    session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id.in_(family_ids), RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    for family_id in family_ids:
-        revocations.revoke(session, f"family:{family_id}", refresh_ttl)
 
 
 def _digest(token: str) -> str:

@@ -8,8 +8,25 @@ from typing import Any
 from shopwright.notifications.email import EmailSender
 
 
+def send_email_changed(sender: EmailSender, from_address: str, payload: dict[str, Any]) -> None:
+    """Tell the old address of an account that its email changed (`accounts.email_changed`)."""
+    message = EmailMessage()
+    message["From"] = from_address
+    message["To"] = payload["old_email"]
+    message["Subject"] = "Your Shopwright email address was changed"
+    greeting = f"Hello {payload['full_name']}," if payload.get("full_name") else "Hello,"
+    message.set_content(
+        f"{greeting}\n\n"
+        f"The email address of your Shopwright account was changed to {payload['new_email']}.\n"
+        "Every other session of the account was logged out; from now on you log in with the new address.\n\n"
+        "If you did not make this change, someone else may have taken over your account: contact the shop\n"
+        "right away. This address no longer receives the account's emails.\n"
+    )
+    sender.send(message)
+
+
 def send_password_reset(sender: EmailSender, from_address: str, payload: dict[str, Any]) -> None:
-    """Email the password reset link of a `accounts.password_reset_requested` event."""
+    """Email the password reset link of an `accounts.password_reset_issued` event."""
     message = EmailMessage()
     message["From"] = from_address
     message["To"] = payload["email"]
