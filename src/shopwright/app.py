@@ -15,7 +15,6 @@ from typing import Any
 import redis
 import structlog
 from flask import Flask, Response, after_this_request, current_app, g, has_request_context, request
-from flask.json.provider import DefaultJSONProvider
 from flask.sessions import NullSession, SessionInterface
 from flask_cors import CORS
 from flask_limiter import Limiter
@@ -27,9 +26,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
 
 from shopwright import cli, limits, outbox
 from shopwright.accounts import passwords, tokens
@@ -107,8 +105,8 @@ def create_app(
     )
     app.openapi_version = "3.1.0"
     app.url_map.strict_slashes = False  # /x and /x/ both answer, with no redirect
-    app.url_map.converters["int"] = AsciiIntConverter  # before any route is added: rules bind it then
-    app.json = BoundedJSONProvider(app)
+    app.url_map.converters["int"] = limits.AsciiIntConverter  # before any route: rules bind it then
+    app.json = limits.BoundedJSONProvider(app)
     app.json.sort_keys = False
     app.config.update(SECRET_KEY=settings.SECRET_KEY, SWAGGER_CONFIG={"validatorUrl": None})
     app.session_interface = _NoCookieSession()
@@ -160,38 +158,6 @@ def create_app(
     return app
 
 
-class AsciiIntConverter(IntegerConverter):
-    """`<int:…>` path segments of ASCII digits only.
-
-    Werkzeug's own matches `\\d+`, which in Python also takes other scripts' digits: `/api/products/\\uff11`
-    (a fullwidth one) named product 1.
-    """
-
-    regex = r"[0-9]+"
-
-
-class NestedTooDeep(BadRequest):
-    description = f"The JSON body nests deeper than {limits.MAX_JSON_DEPTH} levels"
-
-
-class BoundedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, refusing bodies nested deeper than limits.MAX_JSON_DEPTH with a 400.
-
-    Without it, 100,000 levels were a RecursionError (a 500), and a few hundred would reach the
-    validators, which recurse too.
-    """
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        try:
-            value = super().loads(s, **kwargs)
-        except RecursionError as error:
-            raise NestedTooDeep() from error
-        brackets = s.count("[") + s.count("{") if isinstance(s, str) else s.count(b"[") + s.count(b"{")
-        if limits.nests_deeper_than(value, limits.MAX_JSON_DEPTH, brackets=brackets):
-            raise NestedTooDeep()
-        return value
-
-
 class _NoCookieSession(SessionInterface):
     """Flask's cookie session, switched off: a token API keeps no session (it cost every request ≈ 50 µs)."""
 
@@ -213,7 +179,7 @@ def _init_request_hooks(app: Flask, settings: Settings) -> None:
         g.started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=g.request_id)
-        _limit_body()
+        limits.limit_body()
         _reject_unreadable_body()
         _reject_repeated_parameters()
 
@@ -238,26 +204,6 @@ def _init_request_hooks(app: Flask, settings: Settings) -> None:
                 ms=elapsed_ms,
             )
         return response
-
-
-def _limit_body() -> None:
-    """Refuse a body over the endpoint's limit with 413: a declared one before any of it is read.
-
-    A chunked body declares no length: it is read up to one byte past the limit, never further.
-    """
-    view = current_app.view_functions.get(request.endpoint or "")
-    limit = limits.body_limit_of(view, current_app.extensions["shopwright.settings"])
-    request.max_content_length = limit
-    if request.content_length is not None:
-        if request.content_length > limit:
-            raise RequestEntityTooLarge()
-    elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        # Werkzeug stops a stream at max_content_length without a word: the byte past it tells.
-        request.max_content_length = limit + 1
-        size = len(request.get_data())
-        request.max_content_length = limit
-        if size > limit:
-            raise RequestEntityTooLarge()
 
 
 def _reject_unreadable_body() -> None:
@@ -303,7 +249,7 @@ def _init_errors(app: Flask) -> None:
         limit = request.max_content_length
         detail = {
             400: error.description
-            if isinstance(error, NestedTooDeep) or not isinstance(error, BadRequest)
+            if isinstance(error, limits.NestedTooDeep) or not isinstance(error, BadRequest)
             else "The request body is not valid JSON",
             404: f"No route for {request.path}",
             405: f"{request.method} is not allowed on {request.path}",
@@ -489,7 +435,7 @@ def _init_rate_limits(app: Flask, settings: Settings) -> None:
         enabled=settings.RATE_LIMIT_ENABLED,
     )
     app.extensions["shopwright.limiter"] = limiter  # Flask-Limiter only keeps a weak reference
-    limits = {
+    route_limits = {
         "accounts.login": [limiter.limit(settings.RATE_LIMIT_AUTH)],
         "accounts.register": [limiter.limit(settings.RATE_LIMIT_AUTH)],
         # Each 409 email_taken tells that an account exists: those answers count like logins.
@@ -502,7 +448,7 @@ def _init_rate_limits(app: Flask, settings: Settings) -> None:
             limiter.limit(settings.RATE_LIMIT_PASSWORD_RESET_EMAIL, key_func=_reset_target),
         ],
     }
-    for endpoint, decorators in limits.items():
+    for endpoint, decorators in route_limits.items():
         view = app.view_functions[endpoint]
         for decorate in decorators:
             view = decorate(view)  # type: ignore[assignment]
