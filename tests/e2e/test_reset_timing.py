@@ -14,10 +14,12 @@ from shopwright.db import make_sessionmaker
 from tests.conftest import Mailbox
 from tests.e2e.conftest import LiveServer
 
-ROUNDS = 40
+ROUNDS = 50
+SETTLE = 0.03  # seconds between requests: the work after one answer must not slow the next one down
 
 
 def _timed_reset(server: LiveServer, email: str) -> float:
+    time.sleep(SETTLE)
     started = time.perf_counter()
     status, _ = server.request("POST", "/api/auth/password-reset", {"email": email})
     elapsed = time.perf_counter() - started
@@ -33,15 +35,18 @@ def test_a_known_email_takes_as_long_as_an_unknown_one(
     for email in ("known@example.com", "nobody@example.com"):  # warm both paths (connections, caches)
         _timed_reset(live_server, email)
 
-    known, unknown = [], []
-    for n in range(ROUNDS):  # interleaved: load on the shared machine hits both alike
-        known.append(_timed_reset(live_server, "known@example.com"))
-        unknown.append(_timed_reset(live_server, f"nobody{n}@example.com"))
+    differences, unknown = [], []
+    for n in range(ROUNDS):  # in pairs: load on the shared machine hits both alike
+        known_s = _timed_reset(live_server, "known@example.com")
+        unknown_s = _timed_reset(live_server, f"nobody{n}@example.com")
+        differences.append(known_s - unknown_s)
+        unknown.append(unknown_s)
 
-    known_ms, unknown_ms = statistics.median(known) * 1000, statistics.median(unknown) * 1000
+    difference_ms = statistics.median(differences) * 1000
+    unknown_ms = statistics.median(unknown) * 1000
     # A margin for noise on a shared machine: the leak this guards against was several times larger
-    # (23 ms against 5.7 ms in the report of issue 10).
-    assert abs(known_ms - unknown_ms) < max(2.0, 0.25 * unknown_ms), (known_ms, unknown_ms)
+    # (the issue measured 23 ms against 5.7 ms; before the fix this test saw 41 ms against 8 ms).
+    assert abs(difference_ms) < max(4.0, 0.35 * unknown_ms), (difference_ms, unknown_ms)
     deadline = time.monotonic() + 30  # the emails go out after the answers
     while len(mailbox.to("known@example.com")) < ROUNDS + 1 and time.monotonic() < deadline:
         time.sleep(0.1)
