@@ -8,8 +8,11 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
+from shopwright.accounts.models import User
 from shopwright.accounts.seed import ensure_admin
 
 PASSWORD = "Passw0rd-ok"
@@ -100,6 +103,19 @@ def address_payload(**overrides: Any) -> dict[str, Any]:
     }
     values.update(overrides)
     return values
+
+
+def active_admins(sessions: sessionmaker[Session]) -> int:
+    """Count the admins who can run the shop: active, not deleted."""
+    with sessions() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == "admin", User.is_active, User.deleted_at.is_(None))
+            )
+            or 0
+        )
 
 
 def toggle_status(client: FlaskClient, admin_account: Account, user_id: int) -> dict[str, Any]:

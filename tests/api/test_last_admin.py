@@ -7,25 +7,21 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.models import User
-from tests.factories import PASSWORD, Account, admin, assert_problem, customer, error_fields, login
+from tests.factories import (
+    PASSWORD,
+    Account,
+    active_admins,
+    admin,
+    assert_problem,
+    customer,
+    error_fields,
+    login,
+)
 
 USERS = "/api/admin/users"
-
-
-def _active_admins(sessions: sessionmaker[Session]) -> int:
-    with sessions() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(User)
-                .where(User.role == "admin", User.is_active, User.deleted_at.is_(None))
-            )
-            or 0
-        )
 
 
 def _user(sessions: sessionmaker[Session], user_id: int) -> User:
@@ -62,7 +58,7 @@ def test_an_admin_with_a_colleague_can_delete_their_account(
 
     assert _user(sessions, first.id).deleted_at is not None
     assert_problem(client.delete("/api/auth/me", headers=second.headers), 409, "last_admin")
-    assert _active_admins(sessions) == 1
+    assert active_admins(sessions) == 1
 
 
 def test_a_customer_deletes_their_account_whatever_the_admins(app: Flask, client: FlaskClient) -> None:
@@ -80,9 +76,9 @@ def test_deactivating_another_admin_leaves_the_acting_one(
     response = client.put(f"{USERS}/{second.id}/toggle-status", headers=first.headers)
 
     assert (response.status_code, response.json["is_active"]) == (200, False)
-    assert _active_admins(sessions) == 1
+    assert active_admins(sessions) == 1
     assert_problem(client.put(f"{USERS}/{first.id}/toggle-status", headers=first.headers), 409)
-    assert _active_admins(sessions) == 1
+    assert active_admins(sessions) == 1
 
 
 # --- the role --------------------------------------------------------------------------------------
@@ -110,7 +106,7 @@ def test_an_admin_promotes_a_customer_who_then_logs_in_as_admin(
     assert client.get("/api/auth/me", headers=helper.headers).status_code == 401
     token = login(client, helper.email)["access_token"]
     assert client.get(USERS, headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    assert _active_admins(sessions) == 2
+    assert active_admins(sessions) == 2
 
 
 def test_a_demoted_admin_loses_admin_access_at_once(
@@ -143,7 +139,7 @@ def test_an_admin_may_step_down_while_another_remains(
 ) -> None:
     boss, other = admin(app, client), admin(app, client)
     assert _set_role(client, boss, boss.id, "customer").status_code == 200
-    assert _active_admins(sessions) == 1
+    assert active_admins(sessions) == 1
     assert_problem(_set_role(client, other, other.id, "customer"), 409, "last_admin")
 
 

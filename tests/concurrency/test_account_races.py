@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.models import Address, RefreshToken, User
 from tests.concurrency import race
-from tests.factories import PASSWORD, Account, admin, customer, login
+from tests.factories import PASSWORD, Account, active_admins, admin, customer, login
 
 THREADS = 16
 
@@ -85,18 +85,6 @@ def test_concurrent_first_addresses_leave_exactly_one_default(
 
 
 # --- the last active admin -----------------------------------------------------------------------
-def _active_admins(sessions: sessionmaker[Session]) -> int:
-    with sessions() as session:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(User)
-                .where(User.role == "admin", User.is_active, User.deleted_at.is_(None))
-            )
-            or 0
-        )
-
-
 @pytest.mark.parametrize("action", ["deactivate each other", "demote each other", "delete themselves"])
 def test_the_last_two_admins_racing_to_remove_each_other_leave_one(
     app: Flask, sessions: sessionmaker[Session], action: str
@@ -128,4 +116,4 @@ def test_the_last_two_admins_racing_to_remove_each_other_leave_one(
 
         done = 204 if action == "delete themselves" else 200
         assert outcomes == Counter({(done, None): 1, (409, "last_admin"): 1}), round_
-        assert _active_admins(sessions) == 1, round_
+        assert active_admins(sessions) == 1, round_
