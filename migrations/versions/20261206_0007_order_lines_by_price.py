@@ -1,7 +1,7 @@
 """order_items: unique per (order, variant, unit price), so an edit can add units at today's price
 
-Revision ID: 0006_order_lines_by_price
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-06 12:00:00
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0006_order_lines_by_price"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

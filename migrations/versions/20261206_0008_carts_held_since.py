@@ -1,7 +1,7 @@
 """carts.held_since: when a cart's reservations began, to bound how long it holds stock
 
-Revision ID: 0007_carts_held_since
-Revises: 0006_order_lines_by_price
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06 13:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import shopwright.db
 
-revision: str = "0007_carts_held_since"
-down_revision: str | None = "0006_order_lines_by_price"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
