@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright import outbox
-from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
+from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED
 from shopwright.outbox import Event
 from tests.catalog_factories import Shop
 from tests.conftest import REDIS_RUN_PREFIX
@@ -95,7 +95,7 @@ def test_a_redis_host_that_never_answers_costs_requests_only_the_redis_timeout(
 
 
 def _publish_reset(sessions: sessionmaker[Session], email: str) -> None:
-    """Commit a password-reset event as the use case does, leaving its delivery to the worker."""
+    """Commit a password-reset email event as the reset use case does, leaving its delivery to the worker."""
     payload = {
         "email": email,
         "full_name": None,
@@ -104,7 +104,7 @@ def _publish_reset(sessions: sessionmaker[Session], email: str) -> None:
         "expires_at": "2030-01-01T00:00:00+00:00",
     }
     with sessions() as session, session.begin():
-        outbox.publish(session, PASSWORD_RESET_REQUESTED, payload)
+        outbox.publish(session, PASSWORD_RESET_ISSUED, payload)
 
 
 def _attempts(sessions: sessionmaker[Session]) -> list[tuple[int, bool]]:

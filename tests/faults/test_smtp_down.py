@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED
 from shopwright.outbox import Event
 from tests.factories import customer
 from tests.faults.conftest import SmtpServer
@@ -18,10 +19,12 @@ pytestmark = [pytest.mark.postgres_only]
 
 
 def _events(sessions: sessionmaker[Session]) -> list[tuple[int, bool, str | None]]:
-    """Return (attempts, delivered, last error's type) of every event, oldest first."""
+    """Return (attempts, delivered, last error's type) of every reset email's event, oldest first."""
     with sessions() as session:
         rows = session.execute(
-            select(Event.attempts, Event.delivered_at, Event.last_error).order_by(Event.id)
+            select(Event.attempts, Event.delivered_at, Event.last_error)
+            .where(Event.name == PASSWORD_RESET_ISSUED)
+            .order_by(Event.id)
         )
         return [
             (attempts, delivered is not None, error and error.split(":")[0])
