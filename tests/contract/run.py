@@ -64,6 +64,7 @@ ACCOUNT_CHANGING = [
     "replaceProfile",
     "deleteAccount",
     "adminToggleUserStatus",
+    "adminSetUserRole",  # demoting the run's admin (or a user) ends its sessions
 ]
 RUNS = [  # (role, only these operation ids or None for all but ACCOUNT_CHANGING, share of the time budget)
     ("anonymous", None, 0.20),

@@ -75,6 +75,7 @@ def toggle_user_status(path: UserPath) -> dict[str, Any]:
 @bp.put(
     "/users/<int:user_id>/role",
     summary="Change a user's role; the last active admin keeps theirs (their sessions end)",
+    operation_id="adminSetUserRole",
     responses={200: UserOut},
 )
 @admin_required
