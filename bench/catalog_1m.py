@@ -54,6 +54,7 @@ def main() -> None:
         "DATABASE_URL": URL,
         "SECRET_KEY": SECRET,
         "APP_ENV": "production",
+        "PASSWORD_RESET_URL": "https://shop.example/reset-password?token={token}",
         "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_ENABLED": "false",
     }
@@ -175,7 +176,15 @@ def time_requests(port: int, path: str, n: int) -> tuple[float, float, float, in
 
 def explain(path: str) -> str:
     """Capture the product-list SQL of one in-process request and EXPLAIN ANALYZE it."""
-    app = create_app(Settings(DATABASE_URL=URL, SECRET_KEY=SECRET, APP_ENV="production", LOG_LEVEL="WARNING"))
+    app = create_app(
+        Settings(
+            DATABASE_URL=URL,
+            SECRET_KEY=SECRET,
+            APP_ENV="production",
+            LOG_LEVEL="WARNING",
+            PASSWORD_RESET_URL="https://shop.example/reset-password?token={token}",  # noqa: S106 - a URL
+        )
+    )
     engine = app.extensions["shopwright.read_sessions"].kw["bind"]  # public catalog reads go there
     captured: list[tuple[str, Any]] = []
 

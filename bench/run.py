@@ -467,6 +467,7 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
         "REDIS_KEY_PREFIX": REDIS_KEY_PREFIX,
         "SECRET_KEY": secret,
         "APP_ENV": "production",
+        "PASSWORD_RESET_URL": "https://shop.example/reset-password?token={token}",
         "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_ENABLED": "false",
     }
