@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    UniqueConstraint,
     any_,
     bindparam,
     create_engine,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -46,6 +47,19 @@ NAMING_CONVENTION = {
 # Every primary key is an INTEGER column. A larger number (from a URL, a body or a cursor) names no
 # row, and binding it would overflow the driver (a 500 for bad input): lookups answer "not found" first.
 MAX_ID = 2**31 - 1
+
+
+def is_row_id(value: int) -> bool:
+    """Tell whether `value` can be a primary key (1..MAX_ID): a larger number names no row."""
+    return 0 < value <= MAX_ID
+
+
+M = TypeVar("M")
+
+
+def get_by_id(session: Session, model: type[M], row_id: int, **options: Any) -> M | None:
+    """Return the `model` row with this primary key, or None (also for a number no row can have)."""
+    return session.get(model, row_id, **options) if is_row_id(row_id) else None
 
 
 class Base(DeclarativeBase):
@@ -298,6 +312,49 @@ class _Compiled:
 
 
 _UNCOMPILED: Any = object()
+
+
+def violated_constraint(error: IntegrityError) -> str | None:
+    """Return the name of the constraint (or unique index) a statement broke, when the database tells.
+
+    PostgreSQL names it. SQLite names CHECK constraints and unique expression indexes, and other unique
+    constraints by their columns, which Base.metadata maps back to their name. Foreign keys are named
+    on PostgreSQL only: ask `is_foreign_key_violation`.
+    """
+    name: str | None = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
+    if name:
+        return name
+    message = str(error.orig)
+    if message.startswith("CHECK constraint failed: "):
+        return message.removeprefix("CHECK constraint failed: ").strip()
+    if message.startswith("UNIQUE constraint failed: index "):
+        return message.removeprefix("UNIQUE constraint failed: index ").strip().strip("'")
+    if message.startswith("UNIQUE constraint failed: "):
+        columns = [
+            part.strip().split(".") for part in message.removeprefix("UNIQUE constraint failed: ").split(",")
+        ]
+        return _unique_named(columns[0][0], {column for _table, column in columns})
+    return None
+
+
+def is_foreign_key_violation(error: IntegrityError) -> bool:
+    """Tell whether a statement broke a foreign key (a row it refers to, or one referring to it)."""
+    return getattr(error.orig, "sqlstate", None) == "23503" or str(error.orig).startswith(
+        "FOREIGN KEY constraint failed"
+    )
+
+
+def _unique_named(table_name: str, columns: set[str]) -> str | None:
+    table = Base.metadata.tables.get(table_name)
+    if table is None:
+        return None
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and {c.name for c in constraint.columns} == columns:
+            return str(constraint.name)
+    for index in table.indexes:
+        if index.unique and {c.name for c in index.columns} == columns:
+            return str(index.name)
+    return None
 
 
 def conflict_insert(session: Session, entity: Any) -> postgresql.Insert:

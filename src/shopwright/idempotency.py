@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -125,30 +124,6 @@ def forget(session: Session, request: KeyedRequest) -> None:
             IdempotencyKey.status == IN_PROGRESS,
         )
     )
-
-
-def run_keyed(
-    session: Session, request: KeyedRequest | None, action: Callable[[], StoredResponse]
-) -> StoredResponse:
-    """Run a multi-transaction use case once per key: a duplicate in flight gets 409, later ones the reply."""
-    if request is None:
-        return action()
-    with session.begin():
-        stored = claim(session, request)
-    if stored is not None:
-        return stored
-    try:
-        response = action()
-    except Exception:
-        session.rollback()
-        with session.begin():
-            forget(session, request)  # a failed attempt stores nothing: retrying the key runs again
-        raise
-    if session.in_transaction():
-        session.commit()  # the read transaction the action used to render its answer
-    with session.begin():
-        complete(session, request, response.status, response.body)
-    return response
 
 
 def purge_keys(session: Session, *, older_than: timedelta = timedelta(hours=48)) -> int:

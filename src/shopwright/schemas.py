@@ -14,12 +14,19 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictInt,
     StringConstraints,
     WithJsonSchema,
     field_validator,
 )
 
+from shopwright.db import MAX_ID
+
 T = TypeVar("T")
+
+# A row id in a request body: ids are INTEGER columns, so a larger number names no row (and would overflow
+# the driver); a path id is held to the same range by its URL converter (limits.AsciiIntConverter).
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 def iso_utc(value: datetime) -> str:
@@ -104,11 +111,17 @@ class OutputModel(BaseModel):
 
     model_config = ConfigDict(from_attributes=True, json_schema_serialization_defaults_required=True)
 
+    @classmethod
+    def render(cls, value: Any) -> dict[str, Any]:
+        """Return `value` (an object, a row, a mapping) as this model sends it: JSON-ready values."""
+        return cls.model_validate(value).model_dump(mode="json")
+
 
 class Page(BaseModel, Generic[T]):
     """A cursor-paginated list: `next_cursor` fetches the next page, null on the last one."""
 
-    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+    # from_attributes: renders a pagination.KeysetPage as it is.
+    model_config = ConfigDict(from_attributes=True, json_schema_serialization_defaults_required=True)
 
     items: list[T]
     next_cursor: str | None = None
@@ -125,6 +138,8 @@ class NumberedPage(BaseModel, Generic[T]):
 
 class ItemList(BaseModel, Generic[T]):
     """A whole list, not paginated."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     items: list[T]
 

@@ -20,6 +20,7 @@ from tests.catalog_factories import Shop, create_products, empty_catalog, stock_
 from tests.factories import customer
 
 TTL = timedelta(minutes=15)
+RULES = cart.CartRules(ttl=TTL)
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def users(app: Flask) -> list[int]:
 
 def _add(sessions: sessionmaker[Session], user_id: int, variant_id: int, quantity: int) -> None:
     with sessions() as session:
-        cart.add_item(session, user_id, CartItemIn(variant_id=variant_id, quantity=quantity), ttl=TTL)
+        cart.add_item(session, user_id, CartItemIn(variant_id=variant_id, quantity=quantity), rules=RULES)
 
 
 def test_the_sweep_expires_lapsed_carts_once_and_releases_their_units(
@@ -118,13 +119,13 @@ def test_a_converted_cart_hands_only_its_saved_items_to_the_next_cart(
     _add(sessions, users[0], bought, 2)
     _add(sessions, users[0], saved, 1)
     with sessions() as session:
-        line = cart.view_cart(session, users[0], ttl=TTL).items[1]
-        cart.save_for_later(session, users[0], line.id, ttl=TTL)
+        line = cart.view_cart(session, users[0], rules=RULES).items[1]
+        cart.save_for_later(session, users[0], line.id, rules=RULES)
         # What checkout does to the cart (the orders domain owns that use case).
         session.execute(update(Cart).where(Cart.status == ACTIVE).values(status=CONVERTED))
         session.commit()
 
-        view = cart.view_cart(session, users[0], ttl=TTL)
+        view = cart.view_cart(session, users[0], rules=RULES)
 
     assert view.items == []
     assert [(item.variant_id, item.quantity) for item in view.saved_items] == [(saved, 1)]

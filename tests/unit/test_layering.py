@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "shopwright"
-# Files allowed to import Flask: the web edge (limits.py: request limits applied before any view), and
-# worker.py (Celery tasks run in the app context).
+# Files allowed to import Flask: the web edge (limits.py: request limits applied before any view; web.py:
+# what routes share), and worker.py (Celery tasks run in the app context).
 # db.py only inside get_session/get_settings.
-FLASK_ALLOWED = {"app.py", "cli.py", "db.py", "accounts/auth.py", "worker.py", "limits.py"}
+FLASK_ALLOWED = {"app.py", "cli.py", "db.py", "accounts/auth.py", "worker.py", "limits.py", "web.py"}
 # Lower rank = lower layer. A domain's non-route modules import only lower-ranked domains.
 RANKS = {
     "accounts": 0,
@@ -76,6 +76,15 @@ def test_nothing_imports_notifications_or_admin_but_the_app() -> None:
             continue
         top = {n for n in _imports(path) if n.startswith(("shopwright.notifications", "shopwright.admin"))}
         assert not top, f"{relative} imports {sorted(top)}"
+
+
+def test_only_routes_use_the_web_helpers() -> None:
+    for path in _modules():
+        relative = _relative(path)
+        if path.name == "routes.py" or relative in ("app.py", "web.py"):
+            continue
+        imports = _imports(path)
+        assert "shopwright.web" not in imports, f"{relative} imports shopwright.web; services don't know HTTP"
 
 
 def test_no_grab_bag_modules() -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from shopwright.accounts.errors import AddressBookFull, AddressNotFound
 from shopwright.accounts.models import Address, User
 from shopwright.accounts.schemas import AddressIn, AddressUpdate
-from shopwright.db import MAX_ID
+from shopwright.db import get_by_id
 
 MAX_ADDRESSES = 50
 
@@ -65,7 +65,7 @@ def delete_address(session: Session, user_id: int, address_id: int) -> None:
 
 
 def _get_own(session: Session, user_id: int, address_id: int) -> Address:
-    address = session.get(Address, address_id) if 0 < address_id <= MAX_ID else None
+    address = get_by_id(session, Address, address_id)
     # Another customer's address is "not found": its existence is not ours to reveal.
     if address is None or address.user_id != user_id:
         raise AddressNotFound(f"No address {address_id}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import request
 from flask_openapi import APIBlueprint, Tag
@@ -37,9 +36,9 @@ from shopwright.accounts.schemas import (
 from shopwright.db import get_read_session, get_session
 from shopwright.openapi import RATE_LIMITED
 from shopwright.schemas import ItemList, Message
+from shopwright.web import Result, no_content, respond
 
 bp = APIBlueprint("accounts", __name__, url_prefix="/api/auth", abp_tags=[Tag(name="Accounts")])
-Result = tuple[dict[str, Any] | str, int] | dict[str, Any]
 
 
 @bp.post(
@@ -50,7 +49,7 @@ Result = tuple[dict[str, Any] | str, int] | dict[str, Any]
 )
 def register(body: RegisterIn) -> Result:
     user = service.register_user(get_session(), body)
-    return UserOut.model_validate(user).model_dump(mode="json"), 201
+    return respond(UserOut, user, 201)
 
 
 @bp.post(
@@ -114,7 +113,7 @@ def logout() -> Result:
 @login_required
 def get_me() -> Result:
     profile = service.get_profile(get_read_session(fresh=True), current_user_id())
-    return UserOut.model_validate(profile).model_dump(mode="json")
+    return respond(UserOut, profile)
 
 
 @bp.put(
@@ -141,7 +140,7 @@ def update_me(body: ProfileUpdate) -> Result:
         current_family_id=current_claims()["fam"],
         refresh_ttl=refresh_ttl(),
     )
-    return UserOut.model_validate(user).model_dump(mode="json")
+    return respond(UserOut, user)
 
 
 @bp.delete(
@@ -154,7 +153,7 @@ def update_me(body: ProfileUpdate) -> Result:
 @login_required
 def delete_me() -> Result:
     service.delete_account(get_session(), revocation_store(), current_user_id(), refresh_ttl())
-    return "", 204
+    return no_content()
 
 
 @bp.post(
@@ -212,7 +211,7 @@ def confirm_password_reset(body: PasswordResetConfirmIn) -> Result:
 @login_required
 def list_addresses() -> Result:
     items = addresses.list_addresses(get_session(), current_user_id())
-    return {"items": [AddressOut.model_validate(a).model_dump(mode="json") for a in items]}
+    return respond(ItemList[AddressOut], {"items": items})
 
 
 @bp.post(
@@ -225,7 +224,7 @@ def list_addresses() -> Result:
 @login_required
 def add_address(body: AddressIn) -> Result:
     address = addresses.add_address(get_session(), current_user_id(), body)
-    return AddressOut.model_validate(address).model_dump(mode="json"), 201
+    return respond(AddressOut, address, 201)
 
 
 @bp.patch(
@@ -238,7 +237,7 @@ def add_address(body: AddressIn) -> Result:
 @login_required
 def update_address(path: AddressPath, body: AddressUpdate) -> Result:
     address = addresses.update_address(get_session(), current_user_id(), path.address_id, body)
-    return AddressOut.model_validate(address).model_dump(mode="json")
+    return respond(AddressOut, address)
 
 
 @bp.delete(
@@ -251,4 +250,4 @@ def update_address(path: AddressPath, body: AddressUpdate) -> Result:
 @login_required
 def delete_address(path: AddressPath) -> Result:
     addresses.delete_address(get_session(), current_user_id(), path.address_id)
-    return "", 204
+    return no_content()

@@ -21,9 +21,9 @@ from shopwright.accounts.errors import (
 from shopwright.accounts.models import ADMIN, ROLES, Address, PasswordResetToken, RefreshToken, User
 from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.schemas import ProfileUpdate, RegisterIn
-from shopwright.db import MAX_ID, Prepared, table_of, utcnow
+from shopwright.db import Prepared, get_by_id, is_row_id, table_of, utcnow
 from shopwright.errors import InvalidRequest
-from shopwright.pagination import decode_id_cursor, encode_cursor
+from shopwright.pagination import KeysetPage, keyset_page
 
 # The account's email changed: its old address is told (notifications), from where the owner can react.
 EMAIL_CHANGED = "accounts.email_changed"
@@ -59,7 +59,7 @@ _PROFILE = Prepared(
 
 def get_profile(session: Session, user_id: int) -> dict[str, Any]:
     """Return a live (not deleted) user's PROFILE_FIELDS or raise UserNotFound."""
-    row = _PROFILE.first(session, {"user_id": user_id}) if 0 < user_id <= MAX_ID else None
+    row = _PROFILE.first(session, {"user_id": user_id}) if is_row_id(user_id) else None
     if row is None:
         raise UserNotFound(f"No user {user_id}")
     return dict(zip(PROFILE_FIELDS, row, strict=True))
@@ -67,7 +67,7 @@ def get_profile(session: Session, user_id: int) -> dict[str, Any]:
 
 def get_user(session: Session, user_id: int) -> User:
     """Return a live (not deleted) user or raise UserNotFound."""
-    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    user = get_by_id(session, User, user_id)
     if user is None or user.deleted_at is not None:
         raise UserNotFound(f"No user {user_id}")
     return user
@@ -232,11 +232,9 @@ def _keep_an_admin(session: Session, admin_id: int) -> None:
         raise LastAdmin("This is the last active admin: make another admin first")
 
 
-def list_users(
-    session: Session, *, query: str | None, limit: int, cursor: str | None
-) -> tuple[list[User], str | None]:
+def list_users(session: Session, *, query: str | None, limit: int, cursor: str | None) -> KeysetPage[User]:
     """Return a page of users, newest first, optionally filtered by email or name."""
-    statement = select(User).where(User.deleted_at.is_(None)).order_by(User.id.desc()).limit(limit + 1)
+    statement = select(User).where(User.deleted_at.is_(None))
     if query:
         needle = query.lower()
         statement = statement.where(
@@ -245,8 +243,4 @@ def list_users(
                 func.lower(User.full_name).contains(needle, autoescape=True),
             )
         )
-    if cursor:
-        statement = statement.where(User.id < decode_id_cursor(cursor))
-    users = list(session.scalars(statement))
-    next_cursor = encode_cursor({"id": users[limit - 1].id}) if len(users) > limit else None
-    return users[:limit], next_cursor
+    return keyset_page(session, statement, User.id, limit=limit, cursor=cursor)

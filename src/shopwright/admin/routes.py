@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask_openapi import APIBlueprint, Tag
-from pydantic import BaseModel
 
 from shopwright.accounts import service as accounts
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id, refresh_ttl, revocation_store
 from shopwright.accounts.schemas import RoleIn, UserOut, UserSearchQuery
 from shopwright.db import get_session
-from shopwright.idempotency import StoredResponse, run_keyed
 from shopwright.inventory import service as inventory
 from shopwright.inventory.schemas import StockOut, StockPath, StockQuery, StockUpdate
 from shopwright.orders import cancellation, fulfilment
 from shopwright.orders import service as orders
-from shopwright.orders.routes import (
-    Result,
-    current_gateway,
-    keyed_request,
-    order_out,
-    render_order,
-    stored_result,
-)
 from shopwright.orders.schemas import OrderOut, OrderPath, OrderQuery, OrderStatusIn
 from shopwright.payments.schemas import RefundIn
-from shopwright.schemas import IdempotencyHeader, Page
+from shopwright.schemas import IdempotencyHeader, InputModel, Page
+from shopwright.web import Result, current_gateway, keyed_request, respond, stored_result
 
 bp = APIBlueprint(
     "admin", __name__, url_prefix="/api/admin", abp_tags=[Tag(name="Admin")], abp_security=BEARER
 )
 
 
-class UserPath(BaseModel):
+class UserPath(InputModel):
     user_id: int
 
 
@@ -44,14 +33,9 @@ class UserPath(BaseModel):
     responses={200: Page[UserOut]},
 )
 @admin_required
-def list_users(query: UserSearchQuery) -> dict[str, Any]:
-    users, next_cursor = accounts.list_users(
-        get_session(), query=query.q, limit=query.limit, cursor=query.cursor
-    )
-    return {
-        "items": [UserOut.model_validate(u).model_dump(mode="json") for u in users],
-        "next_cursor": next_cursor,
-    }
+def list_users(query: UserSearchQuery) -> Result:
+    page = accounts.list_users(get_session(), query=query.q, limit=query.limit, cursor=query.cursor)
+    return respond(Page[UserOut], page)
 
 
 @bp.put(
@@ -61,7 +45,7 @@ def list_users(query: UserSearchQuery) -> dict[str, Any]:
     responses={200: UserOut},
 )
 @admin_required
-def toggle_user_status(path: UserPath) -> dict[str, Any]:
+def toggle_user_status(path: UserPath) -> Result:
     user = accounts.toggle_user_active(
         get_session(),
         revocation_store(),
@@ -69,7 +53,7 @@ def toggle_user_status(path: UserPath) -> dict[str, Any]:
         acting_admin_id=current_user_id(),
         refresh_ttl=refresh_ttl(),
     )
-    return UserOut.model_validate(user).model_dump(mode="json")
+    return respond(UserOut, user)
 
 
 @bp.put(
@@ -79,11 +63,11 @@ def toggle_user_status(path: UserPath) -> dict[str, Any]:
     responses={200: UserOut},
 )
 @admin_required
-def change_user_role(path: UserPath, body: RoleIn) -> dict[str, Any]:
+def change_user_role(path: UserPath, body: RoleIn) -> Result:
     user = accounts.change_role(
         get_session(), revocation_store(), path.user_id, body.role, refresh_ttl=refresh_ttl()
     )
-    return UserOut.model_validate(user).model_dump(mode="json")
+    return respond(UserOut, user)
 
 
 @bp.get(
@@ -93,17 +77,14 @@ def change_user_role(path: UserPath, body: RoleIn) -> dict[str, Any]:
     responses={200: Page[StockOut]},
 )
 @admin_required
-def list_inventory(query: StockQuery) -> dict[str, Any]:
-    rows, next_cursor = inventory.list_stock(
+def list_inventory(query: StockQuery) -> Result:
+    page = inventory.list_stock(
         get_session(),
         low_stock_threshold=query.threshold if query.low_stock else None,
         limit=query.limit,
         cursor=query.cursor,
     )
-    return {
-        "items": [StockOut.model_validate(row._mapping).model_dump() for row in rows],
-        "next_cursor": next_cursor,
-    }
+    return respond(Page[StockOut], page)
 
 
 @bp.put(
@@ -113,11 +94,11 @@ def list_inventory(query: StockQuery) -> dict[str, Any]:
     responses={200: StockOut},
 )
 @admin_required
-def update_inventory(path: StockPath, body: StockUpdate) -> dict[str, Any]:
+def update_inventory(path: StockPath, body: StockUpdate) -> Result:
     row = inventory.adjust_stock(
         get_session(), path.variant_id, quantity=body.quantity, delta=body.delta or 0
     )
-    return StockOut.model_validate(row._mapping).model_dump()
+    return respond(StockOut, row)
 
 
 @bp.get(
@@ -127,13 +108,11 @@ def update_inventory(path: StockPath, body: StockUpdate) -> dict[str, Any]:
     responses={200: Page[OrderOut]},
 )
 @admin_required
-def list_orders(query: OrderQuery) -> dict[str, Any]:
-    session = get_session()
-    found, next_cursor = orders.list_orders(
-        session, user_id=None, status=query.status, limit=query.limit, cursor=query.cursor
+def list_orders(query: OrderQuery) -> Result:
+    page = orders.list_orders(
+        get_session(), user_id=None, status=query.status, limit=query.limit, cursor=query.cursor
     )
-    attempts = orders.payments_of(session, found)
-    return {"items": [render_order(o, attempts.get(o.id, [])) for o in found], "next_cursor": next_cursor}
+    return respond(Page[OrderOut], page)
 
 
 @bp.get(
@@ -143,8 +122,8 @@ def list_orders(query: OrderQuery) -> dict[str, Any]:
     responses={200: OrderOut},
 )
 @admin_required
-def get_order(path: OrderPath) -> dict[str, Any]:
-    return order_out(orders.get_order(get_session(), path.order_id, user_id=None))
+def get_order(path: OrderPath) -> Result:
+    return respond(OrderOut, orders.get_order(get_session(), path.order_id, user_id=None))
 
 
 @bp.put(
@@ -154,8 +133,10 @@ def get_order(path: OrderPath) -> dict[str, Any]:
     responses={200: OrderOut},
 )
 @admin_required
-def change_order_status(path: OrderPath, body: OrderStatusIn) -> dict[str, Any]:
-    return order_out(fulfilment.change_status(get_session(), current_gateway(), path.order_id, body.status))
+def change_order_status(path: OrderPath, body: OrderStatusIn) -> Result:
+    session = get_session()
+    fulfilment.change_status(session, current_gateway(), path.order_id, body.status)
+    return respond(OrderOut, orders.get_order(session, path.order_id, user_id=None))
 
 
 @bp.post(
@@ -167,20 +148,12 @@ def change_order_status(path: OrderPath, body: OrderStatusIn) -> dict[str, Any]:
 )
 @admin_required
 def refund_order(path: OrderPath, header: IdempotencyHeader, body: RefundIn) -> Result:
-    session = get_session()
-
-    def refund() -> StoredResponse:
-        order, made = cancellation.refund_order(
-            session,
-            current_gateway(),
-            path.order_id,
-            amount_cents=body.amount_cents,
-            reason=body.reason or "refund",
-        )
-        # Stored under the Idempotency-Key either way: a retry must not reserve a second refund.
-        status = 202 if made.status == "pending" else 200
-        return StoredResponse(
-            status, render_order(order, orders.payments_of(session, [order]).get(order.id, []))
-        )
-
-    return stored_result(run_keyed(session, keyed_request(header, body.model_dump(mode="json")), refund))
+    response = cancellation.refund_order(
+        get_session(),
+        current_gateway(),
+        path.order_id,
+        amount_cents=body.amount_cents,
+        reason=body.reason or "refund",
+        keyed=keyed_request(header, body),
+    )
+    return stored_result(response)

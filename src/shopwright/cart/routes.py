@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 from flask_openapi import APIBlueprint, Tag
 
 from shopwright.accounts.auth import BEARER, current_user_id, login_required
 from shopwright.cart import service
 from shopwright.cart.schemas import CartItemIn, CartItemPath, CartItemUpdate, CartOut
-from shopwright.cart.view import CartView
-from shopwright.db import get_session, get_settings
+from shopwright.db import get_session
+from shopwright.web import Result, cart_rules, respond
 
 bp = APIBlueprint("cart", __name__, url_prefix="/api/cart", abp_tags=[Tag(name="Cart")], abp_security=BEARER)
-Result = tuple[dict[str, Any], int] | dict[str, Any]
-
-
-def _ttl() -> timedelta:
-    return timedelta(minutes=get_settings().CART_TTL_MINUTES)
-
-
-def _hold() -> timedelta:
-    return timedelta(minutes=get_settings().CART_MAX_HOLD_MINUTES)
-
-
-def _out(view: CartView) -> dict[str, Any]:
-    return CartOut.model_validate(view).model_dump(mode="json")
 
 
 @bp.get(
@@ -37,7 +21,7 @@ def _out(view: CartView) -> dict[str, Any]:
 )
 @login_required
 def get_cart() -> Result:
-    return _out(service.view_cart(get_session(), current_user_id(), ttl=_ttl()))
+    return respond(CartOut, service.view_cart(get_session(), current_user_id(), rules=cart_rules()))
 
 
 @bp.delete(
@@ -48,7 +32,10 @@ def get_cart() -> Result:
 )
 @login_required
 def clear_cart() -> Result:
-    return _out(service.clear_cart(get_session(), current_user_id(), ttl=_ttl(), max_hold=_hold()))
+    return respond(
+        CartOut,
+        service.clear_cart(get_session(), current_user_id(), rules=cart_rules()),
+    )
 
 
 @bp.post(
@@ -59,11 +46,8 @@ def clear_cart() -> Result:
 )
 @login_required
 def add_item(body: CartItemIn) -> Result:
-    lines = get_settings().CART_MAX_LINES
-    view = service.add_item(
-        get_session(), current_user_id(), body, ttl=_ttl(), max_lines=lines, max_hold=_hold()
-    )
-    return _out(view), 201
+    view = service.add_item(get_session(), current_user_id(), body, rules=cart_rules())
+    return respond(CartOut, view, 201)
 
 
 @bp.put(
@@ -81,9 +65,13 @@ def add_item(body: CartItemIn) -> Result:
 @login_required
 def update_item(path: CartItemPath, body: CartItemUpdate) -> Result:
     view = service.set_item_quantity(
-        get_session(), current_user_id(), path.item_id, body.quantity, ttl=_ttl(), max_hold=_hold()
+        get_session(),
+        current_user_id(),
+        path.item_id,
+        body.quantity,
+        rules=cart_rules(),
     )
-    return _out(view)
+    return respond(CartOut, view)
 
 
 @bp.delete(
@@ -94,8 +82,8 @@ def update_item(path: CartItemPath, body: CartItemUpdate) -> Result:
 )
 @login_required
 def remove_item(path: CartItemPath) -> Result:
-    view = service.remove_item(get_session(), current_user_id(), path.item_id, ttl=_ttl(), max_hold=_hold())
-    return _out(view)
+    view = service.remove_item(get_session(), current_user_id(), path.item_id, rules=cart_rules())
+    return respond(CartOut, view)
 
 
 @bp.post(
@@ -106,10 +94,8 @@ def remove_item(path: CartItemPath) -> Result:
 )
 @login_required
 def save_for_later(path: CartItemPath) -> Result:
-    view = service.save_for_later(
-        get_session(), current_user_id(), path.item_id, ttl=_ttl(), max_hold=_hold()
-    )
-    return _out(view)
+    view = service.save_for_later(get_session(), current_user_id(), path.item_id, rules=cart_rules())
+    return respond(CartOut, view)
 
 
 @bp.post(
@@ -120,11 +106,13 @@ def save_for_later(path: CartItemPath) -> Result:
 )
 @login_required
 def move_to_cart(path: CartItemPath) -> Result:
-    lines = get_settings().CART_MAX_LINES
     view = service.move_to_cart(
-        get_session(), current_user_id(), path.item_id, ttl=_ttl(), max_lines=lines, max_hold=_hold()
+        get_session(),
+        current_user_id(),
+        path.item_id,
+        rules=cart_rules(),
     )
-    return _out(view)
+    return respond(CartOut, view)
 
 
 @bp.delete(
@@ -135,7 +123,5 @@ def move_to_cart(path: CartItemPath) -> Result:
 )
 @login_required
 def remove_saved_item(path: CartItemPath) -> Result:
-    view = service.remove_saved_item(
-        get_session(), current_user_id(), path.item_id, ttl=_ttl(), max_hold=_hold()
-    )
-    return _out(view)
+    view = service.remove_saved_item(get_session(), current_user_id(), path.item_id, rules=cart_rules())
+    return respond(CartOut, view)

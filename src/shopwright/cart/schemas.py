@@ -6,12 +6,9 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt, model_validator
 
-from shopwright.db import MAX_ID
-from shopwright.schemas import InputModel, OutputModel, UTCTimestamp
+from shopwright.schemas import Id, InputModel, OutputModel, UTCTimestamp
 
 MAX_LINE_QUANTITY = 100
-
-Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class CartItemIn(InputModel):

@@ -2,9 +2,9 @@
 
 Lock order (DESIGN.md, Concurrency): the customer's cart row first (`SELECT … FOR UPDATE`), then stock
 rows, one conditional UPDATE per variant in ascending variant id (`inventory.reserve` / `release`).
-Against hoarding (docs/security.md): at most `max_lines` distinct lines, counted under the cart's lock, and
-stock held at most `max_hold` after the cart's first reservation: a touch extends `expires_at` by the TTL
-but never past `held_since + max_hold`, so the sweep and access-time expiry need no rule of their own.
+Against hoarding (docs/security.md): at most `CartRules.max_lines` distinct lines, counted under the cart's
+lock, and stock held at most `max_hold` after the cart's first reservation: a touch extends `expires_at` by
+the TTL but never past `held_since + max_hold`, so the sweep and access-time expiry need no rule of their own.
 The expiry sweep claims carts with SKIP LOCKED and flips `active → expired` with a conditional UPDATE,
 so a cart's reservations are released exactly once, whoever gets there first.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -30,9 +30,28 @@ from shopwright.cart.errors import (
 from shopwright.cart.models import ACTIVE, ACTIVE_PREDICATE, CONVERTED, EXPIRED, Cart, CartItem
 from shopwright.cart.schemas import MAX_LINE_QUANTITY, CartItemIn
 from shopwright.cart.view import CartView, load_view
-from shopwright.catalog.models import Product, Variant
-from shopwright.db import MAX_ID, conflict_insert, utcnow
+from shopwright.catalog.models import Product, Variant, sellable
+from shopwright.config import Settings
+from shopwright.db import conflict_insert, get_by_id, utcnow
 from shopwright.inventory import service as inventory
+
+
+@dataclass(frozen=True)
+class CartRules:
+    """How long a cart holds stock and how much of it may hold (docs/configuration.md, Cart)."""
+
+    ttl: timedelta  # an untouched cart expires this long after its last change
+    max_hold: timedelta | None = None  # stock held at most this long after the first reservation
+    max_lines: int | None = None  # distinct lines in the cart (saved items aside)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CartRules:
+        """Return the rules the settings give (CART_TTL_MINUTES, CART_MAX_HOLD_MINUTES, CART_MAX_LINES)."""
+        return cls(
+            ttl=timedelta(minutes=settings.CART_TTL_MINUTES),
+            max_hold=timedelta(minutes=settings.CART_MAX_HOLD_MINUTES),
+            max_lines=settings.CART_MAX_LINES,
+        )
 
 
 class ExpiredCarts(NamedTuple):
@@ -40,9 +59,9 @@ class ExpiredCarts(NamedTuple):
     units: int
 
 
-def view_cart(session: Session, user_id: int, *, ttl: timedelta) -> CartView:
+def view_cart(session: Session, user_id: int, *, rules: CartRules) -> CartView:
     """Return the customer's active cart, expiring a lapsed one first (its lines become saved items)."""
-    with _cart_transaction(session, user_id, ttl) as cart:
+    with _cart_transaction(session, user_id, rules.ttl) as cart:
         return load_view(session, cart)
 
 
@@ -51,19 +70,14 @@ def add_item(
     user_id: int,
     data: CartItemIn,
     *,
-    ttl: timedelta,
-    max_lines: int | None = None,
-    max_hold: timedelta | None = None,
+    rules: CartRules,
 ) -> CartView:
-    """Add units of a variant (or a product's default variant), reserving them; an existing line grows.
-
-    `max_lines` caps the cart's distinct lines (CartFull), `max_hold` how long it holds stock; None: no cap.
-    """
-    with _cart_transaction(session, user_id, ttl) as cart:
+    """Add units of a variant (or a product's default variant), reserving them; an existing line grows."""
+    with _cart_transaction(session, user_id, rules.ttl) as cart:
         variant = _purchasable_variant(session, product_id=data.product_id, variant_id=data.variant_id)
         line = _find_line(session, cart.id, variant.id, saved=False)
         if line is None:
-            _check_room(session, cart.id, max_lines)
+            _check_room(session, cart.id, rules.max_lines)
         _check_line_quantity(data.quantity + (line.quantity if line else 0))
         _check_currency(session, cart.id, variant.currency)
         inventory.reserve(session, variant.id, data.quantity)
@@ -71,7 +85,7 @@ def add_item(
             session.add(CartItem(cart_id=cart.id, variant_id=variant.id, quantity=data.quantity))
         else:
             line.quantity += data.quantity
-        return _touched(session, cart, ttl, max_hold, reserved=True)
+        return _touched(session, cart, rules, reserved=True)
 
 
 def set_item_quantity(
@@ -80,11 +94,10 @@ def set_item_quantity(
     item_id: int,
     quantity: int,
     *,
-    ttl: timedelta,
-    max_hold: timedelta | None = None,
+    rules: CartRules,
 ) -> CartView:
     """Set a cart line's quantity, reserving or releasing the difference; 0 removes the line."""
-    with _cart_transaction(session, user_id, ttl) as cart:
+    with _cart_transaction(session, user_id, rules.ttl) as cart:
         line = _get_line(session, cart.id, item_id, saved=False)
         if quantity == 0:
             inventory.release(session, {line.variant_id: line.quantity})
@@ -96,46 +109,38 @@ def set_item_quantity(
         else:
             inventory.release(session, {line.variant_id: line.quantity - quantity})
             line.quantity = quantity
-        return _touched(session, cart, ttl, max_hold)
+        return _touched(session, cart, rules)
 
 
-def remove_item(
-    session: Session, user_id: int, item_id: int, *, ttl: timedelta, max_hold: timedelta | None = None
-) -> CartView:
+def remove_item(session: Session, user_id: int, item_id: int, *, rules: CartRules) -> CartView:
     """Remove a cart line and release its reservation."""
-    return set_item_quantity(session, user_id, item_id, 0, ttl=ttl, max_hold=max_hold)
+    return set_item_quantity(session, user_id, item_id, 0, rules=rules)
 
 
-def remove_saved_item(
-    session: Session, user_id: int, item_id: int, *, ttl: timedelta, max_hold: timedelta | None = None
-) -> CartView:
+def remove_saved_item(session: Session, user_id: int, item_id: int, *, rules: CartRules) -> CartView:
     """Remove a saved-for-later item (it holds no reservation)."""
-    with _cart_transaction(session, user_id, ttl) as cart:
+    with _cart_transaction(session, user_id, rules.ttl) as cart:
         session.delete(_get_line(session, cart.id, item_id, saved=True))
-        return _touched(session, cart, ttl, max_hold)
+        return _touched(session, cart, rules)
 
 
-def clear_cart(
-    session: Session, user_id: int, *, ttl: timedelta, max_hold: timedelta | None = None
-) -> CartView:
+def clear_cart(session: Session, user_id: int, *, rules: CartRules) -> CartView:
     """Empty the cart's lines and release their reservations; saved-for-later items stay."""
-    with _cart_transaction(session, user_id, ttl) as cart:
+    with _cart_transaction(session, user_id, rules.ttl) as cart:
         _release_lines(session, [cart.id])
         session.execute(
             delete(CartItem).where(CartItem.cart_id == cart.id, CartItem.saved_for_later.is_(False))
         )
-        return _touched(session, cart, ttl, max_hold)
+        return _touched(session, cart, rules)
 
 
-def save_for_later(
-    session: Session, user_id: int, item_id: int, *, ttl: timedelta, max_hold: timedelta | None = None
-) -> CartView:
+def save_for_later(session: Session, user_id: int, item_id: int, *, rules: CartRules) -> CartView:
     """Move a cart line to the saved items, releasing its reservation."""
-    with _cart_transaction(session, user_id, ttl) as cart:
+    with _cart_transaction(session, user_id, rules.ttl) as cart:
         line = _get_line(session, cart.id, item_id, saved=False)
         inventory.release(session, {line.variant_id: line.quantity})
         _move_line(session, line, saved=True)
-        return _touched(session, cart, ttl, max_hold)
+        return _touched(session, cart, rules)
 
 
 def move_to_cart(
@@ -143,22 +148,20 @@ def move_to_cart(
     user_id: int,
     item_id: int,
     *,
-    ttl: timedelta,
-    max_lines: int | None = None,
-    max_hold: timedelta | None = None,
+    rules: CartRules,
 ) -> CartView:
     """Move a saved item back into the cart, reserving its units again (409 if not available)."""
-    with _cart_transaction(session, user_id, ttl) as cart:
+    with _cart_transaction(session, user_id, rules.ttl) as cart:
         line = _get_line(session, cart.id, item_id, saved=True)
         variant = _purchasable_variant(session, variant_id=line.variant_id)
         target = _find_line(session, cart.id, line.variant_id, saved=False)
         if target is None:
-            _check_room(session, cart.id, max_lines)
+            _check_room(session, cart.id, rules.max_lines)
         _check_line_quantity(line.quantity + (target.quantity if target else 0))
         _check_currency(session, cart.id, variant.currency)
         inventory.reserve(session, line.variant_id, line.quantity)
         _move_line(session, line, saved=False)
-        return _touched(session, cart, ttl, max_hold, reserved=True)
+        return _touched(session, cart, rules, reserved=True)
 
 
 def expire_carts(session: Session, *, now: datetime | None = None, batch_size: int = 500) -> ExpiredCarts:
@@ -289,9 +292,7 @@ def _purchasable_variant(
         query = query.where(Variant.id == variant_id)
     else:
         query = query.where(Variant.product_id == product_id, Variant.is_default.is_(True))
-    variant = session.scalars(
-        query.where(Variant.is_active.is_(True), Product.is_active.is_(True), Product.deleted_at.is_(None))
-    ).first()
+    variant = session.scalars(query.where(sellable())).first()
     if variant is None:
         what = f"variant {variant_id}" if variant_id is not None else f"product {product_id}"
         raise ProductUnavailable(f"{what.capitalize()} is not available")
@@ -309,7 +310,7 @@ def _find_line(session: Session, cart_id: int, variant_id: int, *, saved: bool) 
 
 
 def _get_line(session: Session, cart_id: int, item_id: int, *, saved: bool) -> CartItem:
-    line = session.get(CartItem, item_id) if 0 < item_id <= MAX_ID else None
+    line = get_by_id(session, CartItem, item_id)
     if line is None or line.cart_id != cart_id or line.saved_for_later != saved:
         kind = "saved item" if saved else "cart item"
         raise CartItemNotFound(f"No {kind} {item_id} in your cart")
@@ -347,9 +348,7 @@ def _check_currency(session: Session, cart_id: int, currency: str) -> None:
         raise CartCurrencyMismatch(f"Your cart is in {other}; this item is priced in {currency}")
 
 
-def _touched(
-    session: Session, cart: Cart, ttl: timedelta, max_hold: timedelta | None, *, reserved: bool = False
-) -> CartView:
+def _touched(session: Session, cart: Cart, rules: CartRules, *, reserved: bool = False) -> CartView:
     """Extend the cart's expiry after a change, within its maximum hold, and return its view.
 
     `reserved`: the change reserved stock; the first reservation starts the hold. A cart left holding
@@ -358,14 +357,14 @@ def _touched(
     now = utcnow()
     if reserved and cart.held_since is None:
         cart.held_since = now
-    cart.expires_at = now + ttl
-    if cart.held_since is not None and max_hold is not None:
-        cart.expires_at = min(cart.expires_at, cart.held_since + max_hold)
+    cart.expires_at = now + rules.ttl
+    if cart.held_since is not None and rules.max_hold is not None:
+        cart.expires_at = min(cart.expires_at, cart.held_since + rules.max_hold)
     session.flush()
     view = load_view(session, cart)
     if not view.items and cart.held_since is not None:
         cart.held_since = None
-        cart.expires_at = now + ttl
+        cart.expires_at = now + rules.ttl
         session.flush()
         view = replace(view, expires_at=cart.expires_at)
     return view

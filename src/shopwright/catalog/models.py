@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     Numeric,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     false,
     func,
     text,
@@ -149,3 +151,13 @@ class Review(Base):
     body: Mapped[str | None] = mapped_column(Text)
     verified_purchase: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
+
+
+def listed() -> ColumnElement[bool]:
+    """Return the condition of a product customers see (and buy from): active and not deleted (LISTED)."""
+    return and_(Product.is_active.is_(True), Product.deleted_at.is_(None))
+
+
+def sellable() -> ColumnElement[bool]:
+    """Return the condition of a variant customers can buy: active, of a listed product (join products)."""
+    return and_(Variant.is_active.is_(True), listed())

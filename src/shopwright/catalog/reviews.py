@@ -7,10 +7,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from shopwright.catalog.errors import ReviewExists
-from shopwright.catalog.models import Product, Review
+from shopwright.catalog.models import Product, Review, listed
 from shopwright.catalog.schemas import ReviewCreate
 from shopwright.catalog.service import get_product
-from shopwright.pagination import decode_id_cursor, encode_cursor
+from shopwright.pagination import KeysetPage, keyset_page
 
 
 def add_review(
@@ -48,19 +48,11 @@ def add_review(
     return review
 
 
-def list_reviews(
-    session: Session, product_id: int, *, limit: int, cursor: str | None
-) -> tuple[list[Review], str | None]:
+def list_reviews(session: Session, product_id: int, *, limit: int, cursor: str | None) -> KeysetPage[Review]:
     """Return a page of a product's reviews, newest first."""
     get_product(session, product_id)
-    statement = (
-        select(Review).where(Review.product_id == product_id).order_by(Review.id.desc()).limit(limit + 1)
-    )
-    if cursor:
-        statement = statement.where(Review.id < decode_id_cursor(cursor))
-    reviews = list(session.scalars(statement))
-    next_cursor = encode_cursor({"id": reviews[limit - 1].id}) if len(reviews) > limit else None
-    return reviews[:limit], next_cursor
+    statement = select(Review).where(Review.product_id == product_id)
+    return keyset_page(session, statement, Review.id, limit=limit, cursor=cursor)
 
 
 def recommend(session: Session, product_id: int, *, preferred: list[int], limit: int = 8) -> list[Product]:
@@ -69,13 +61,13 @@ def recommend(session: Session, product_id: int, *, preferred: list[int], limit:
     Only listed products (active, not deleted) and never the product itself.
     """
     product = get_product(session, product_id)
-    listed = (Product.deleted_at.is_(None), Product.is_active, Product.id != product_id)
+    shown = (listed(), Product.id != product_id)
     options = (selectinload(Product.variants), selectinload(Product.category))
     ranked = (
         {
             p.id: p
             for p in session.scalars(
-                select(Product).where(Product.id.in_(preferred), *listed).options(*options)
+                select(Product).where(Product.id.in_(preferred), *shown).options(*options)
             )
         }
         if preferred
@@ -86,7 +78,7 @@ def recommend(session: Session, product_id: int, *, preferred: list[int], limit:
         chosen += session.scalars(
             select(Product)
             .where(
-                Product.category_id == product.category_id, Product.id.not_in([p.id for p in chosen]), *listed
+                Product.category_id == product.category_id, Product.id.not_in([p.id for p in chosen]), *shown
             )
             .order_by(Product.id.desc())
             .limit(limit - len(chosen))

@@ -39,12 +39,12 @@ from shopwright.inventory import service as inventory
 from shopwright.openapi import ETAG, NOT_MODIFIED, json_answer
 from shopwright.orders import purchases
 from shopwright.schemas import ItemList, LimitQuery, Page, iso_utc
+from shopwright.web import Result, no_content, respond
 
 products_bp = APIBlueprint("products", __name__, url_prefix="/api/products", abp_tags=[Tag(name="Catalog")])
 categories_bp = APIBlueprint(
     "categories", __name__, url_prefix="/api/categories", abp_tags=[Tag(name="Catalog")]
 )
-Result = tuple[dict[str, Any] | str, int] | dict[str, Any] | Response
 RECOMMENDATIONS = 8
 PRODUCT_LIST_ANSWERS: dict[str | int | HTTPStatus, Any] = {
     200: json_answer(ProductList, "A page of products", headers={"ETag": ETAG}),
@@ -81,13 +81,8 @@ def get_product(path: ProductPath) -> Result:
     responses={200: Page[ReviewOut]},
 )
 def list_reviews(path: ProductPath, query: LimitQuery) -> Result:
-    items, next_cursor = reviews.list_reviews(
-        get_read_session(), path.product_id, limit=query.limit, cursor=query.cursor
-    )
-    return {
-        "items": [ReviewOut.model_validate(r).model_dump(mode="json") for r in items],
-        "next_cursor": next_cursor,
-    }
+    page = reviews.list_reviews(get_read_session(), path.product_id, limit=query.limit, cursor=query.cursor)
+    return respond(Page[ReviewOut], page)
 
 
 @products_bp.post(
@@ -102,7 +97,7 @@ def add_review(path: ProductPath, body: ReviewCreate) -> Result:
     session, user_id = get_session(), current_user_id()
     verified = purchases.has_purchased(session, user_id, path.product_id)  # orders sits above catalog
     review = reviews.add_review(session, path.product_id, user_id, body, verified_purchase=verified)
-    return ReviewOut.model_validate(review).model_dump(mode="json"), 201
+    return respond(ReviewOut, review, 201)
 
 
 @products_bp.get(
@@ -180,7 +175,7 @@ def update_product(path: ProductPath, body: ProductUpdate) -> Result:
 @admin_required
 def delete_product(path: ProductPath) -> Result:
     service.delete_product(get_session(), path.product_id)
-    return "", 204
+    return no_content()
 
 
 @products_bp.post(
@@ -217,9 +212,7 @@ def update_variant(path: VariantPath, body: VariantUpdate) -> Result:
 )
 @admin_required
 def create_category(body: CategoryCreate) -> Result:
-    return CategoryOut.model_validate(service.create_category(get_session(), body)).model_dump(
-        mode="json"
-    ), 201
+    return respond(CategoryOut, service.create_category(get_session(), body), 201)
 
 
 @categories_bp.patch(
@@ -231,8 +224,7 @@ def create_category(body: CategoryCreate) -> Result:
 )
 @admin_required
 def update_category(path: CategoryPath, body: CategoryUpdate) -> Result:
-    category = service.update_category(get_session(), path.category_id, body)
-    return CategoryOut.model_validate(category).model_dump(mode="json")
+    return respond(CategoryOut, service.update_category(get_session(), path.category_id, body))
 
 
 @categories_bp.delete(
@@ -245,7 +237,7 @@ def update_category(path: CategoryPath, body: CategoryUpdate) -> Result:
 @admin_required
 def delete_category(path: CategoryPath) -> Result:
     service.delete_category(get_session(), path.category_id)
-    return "", 204
+    return no_content()
 
 
 # --- serialisation ---------------------------------------------------------------------------

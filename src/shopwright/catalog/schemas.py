@@ -16,6 +16,7 @@ from pydantic import (
 
 from shopwright.schemas import (
     Currency,
+    Id,
     InputModel,
     NumberedPage,
     OutputModel,
@@ -34,7 +35,6 @@ Stock = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Id = Annotated[StrictInt, Field(ge=1)]
 
 
 # --- categories -----------------------------------------------------------------------------

@@ -33,7 +33,14 @@ from shopwright.catalog.schemas import (
     VariantCreate,
     VariantUpdate,
 )
-from shopwright.db import MAX_ID, is_postgres, utcnow
+from shopwright.db import (
+    get_by_id,
+    is_foreign_key_violation,
+    is_postgres,
+    is_row_id,
+    utcnow,
+    violated_constraint,
+)
 
 # The advisory lock key of category moves (any number no other lock of this database uses).
 CATEGORY_TREE_LOCK = 0x5357_4354  # "SWCT"
@@ -47,7 +54,7 @@ def list_categories(session: Session) -> list[Category]:
 
 def get_category(session: Session, category_id: int) -> Category:
     """Return a category or raise CategoryNotFound."""
-    category = session.get(Category, category_id) if 0 < category_id <= MAX_ID else None
+    category = get_by_id(session, Category, category_id)
     if category is None:
         raise CategoryNotFound(f"No category {category_id}")
     return category
@@ -135,7 +142,7 @@ def delete_category(session: Session, category_id: int) -> None:
 
 
 def _category_for_product(session: Session, category_id: int) -> Category:
-    category = session.get(Category, category_id) if category_id <= MAX_ID else None
+    category = get_by_id(session, Category, category_id)
     if category is None:
         raise UnknownCategory(
             f"No category {category_id}", errors=[{"field": "category_id", "message": "not found"}]
@@ -144,7 +151,7 @@ def _category_for_product(session: Session, category_id: int) -> Category:
 
 
 def _parent(session: Session, parent_id: int) -> Category:
-    parent = session.get(Category, parent_id) if parent_id <= MAX_ID else None
+    parent = get_by_id(session, Category, parent_id)
     if parent is None:
         raise InvalidCategoryParent(f"No category {parent_id} to nest under")
     return parent
@@ -156,7 +163,7 @@ def _unique_names() -> Iterator[None]:
     try:
         yield
     except IntegrityError as error:
-        if "foreign key" in str(error.orig).lower():  # the parent was deleted after it was checked
+        if is_foreign_key_violation(error):  # the parent was deleted after it was checked
             raise InvalidCategoryParent("The parent category no longer exists") from error
         raise CategoryNameTaken("A sibling category has that name, or the slug is taken") from error
 
@@ -169,7 +176,7 @@ def get_product(
 
     `lock` takes the product row FOR UPDATE before its variants are read (writers of one product queue).
     """
-    if not 0 < product_id <= MAX_ID:
+    if not is_row_id(product_id):
         raise ProductNotFound(f"No product {product_id}")
     statement = (
         select(Product)
@@ -317,12 +324,12 @@ def _product_conflicts() -> Iterator[None]:
     try:
         yield
     except IntegrityError as error:
-        constraint = str(error.orig)
-        if "sku" in constraint:
+        constraint = violated_constraint(error)
+        if constraint == "uq_variants_sku":
             raise SkuTaken("Another variant already has that SKU") from error
-        if "slug" in constraint:
+        if constraint == "uq_products_slug":
             raise SlugTaken("Another product already has that slug") from error
-        if "foreign key" in constraint.lower():  # the category was deleted after it was checked
+        if is_foreign_key_violation(error):  # the category was deleted after it was checked
             raise UnknownCategory(
                 "The category no longer exists", errors=[{"field": "category_id", "message": "not found"}]
             ) from error
@@ -347,7 +354,7 @@ def _insert_with_free_slug(
                 session.flush()
             return
         except IntegrityError as error:
-            if "slug" not in str(error.orig):
+            if violated_constraint(error) not in ("uq_products_slug", "uq_categories_slug"):
                 raise
     raise SlugTaken("No free slug found for that name; give one explicitly")
 

@@ -17,11 +17,11 @@ from shopwright.catalog import service as catalog
 from shopwright.catalog.errors import VariantNotFound
 from shopwright.catalog.models import Product, Variant
 from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
-from shopwright.db import MAX_ID, Prepared, id_among, is_postgres, table_of
+from shopwright.db import Prepared, get_by_id, id_among, is_postgres, table_of
 from shopwright.errors import InvalidRequest
 from shopwright.inventory.errors import OutOfStock, StockBelowReserved
 from shopwright.inventory.models import StockLevel
-from shopwright.pagination import decode_id_cursor, encode_cursor
+from shopwright.pagination import KeysetPage, keyset_page
 
 # variant_id, product_id, sku, product_name, variant_name, quantity, reserved, available
 StockRow = Row[int, int, str, str, str, int, int, int]
@@ -167,7 +167,7 @@ def adjust_stock(
 ) -> StockRow:
     """Set a variant's stock to `quantity` or change it by `delta`, never below reserved; return its row."""
     with session.begin():
-        variant = session.get(Variant, variant_id) if 0 < variant_id <= MAX_ID else None
+        variant = get_by_id(session, Variant, variant_id)
         if variant is None:
             raise VariantNotFound(f"Variant {variant_id} not found")
         if session.get(StockLevel, variant_id) is None:  # variants made outside the inventory use cases
@@ -182,16 +182,12 @@ def adjust_stock(
 
 def list_stock(
     session: Session, *, low_stock_threshold: int | None, limit: int, cursor: str | None
-) -> tuple[list[StockRow], str | None]:
+) -> KeysetPage[StockRow]:
     """Return a page of stock rows by variant id, optionally only those with few units available."""
-    statement = _STOCK_ROWS.order_by(StockLevel.variant_id).limit(limit + 1)
+    statement = _STOCK_ROWS
     if low_stock_threshold is not None:
         statement = statement.where(StockLevel.quantity - StockLevel.reserved <= low_stock_threshold)
-    if cursor:
-        statement = statement.where(StockLevel.variant_id > decode_id_cursor(cursor))
-    rows = list(session.execute(statement))
-    next_cursor = encode_cursor({"id": rows[limit - 1].variant_id}) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return keyset_page(session, statement, StockLevel.variant_id, limit=limit, cursor=cursor, ascending=True)
 
 
 _STOCK_ROWS = (

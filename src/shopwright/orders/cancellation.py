@@ -12,13 +12,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session, selectinload
 
-from shopwright import outbox
+from shopwright import idempotency, outbox
 from shopwright.db import utcnow
+from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.observability import get_logger
 from shopwright.orders.errors import NothingToRefund
 from shopwright.orders.models import Order
-from shopwright.orders.service import lock_order
+from shopwright.orders.schemas import OrderOut
+from shopwright.orders.service import get_order, lock_order
 from shopwright.orders.status import CANCELLED, DELIVERED, PAID, PENDING, REFUNDED, SHIPPED, check_transition
 from shopwright.payments import service as payments
 from shopwright.payments.errors import PaymentProviderError
@@ -40,13 +42,23 @@ def cancel_order(session: Session, gateway: PaymentGateway, order_id: int, *, us
 
 
 def refund_order(
-    session: Session, gateway: PaymentGateway, order_id: int, *, amount_cents: int | None, reason: str
-) -> tuple[Order, Refund]:
+    session: Session,
+    gateway: PaymentGateway,
+    order_id: int,
+    *,
+    amount_cents: int | None,
+    reason: str,
+    keyed: KeyedRequest | None = None,
+) -> StoredResponse:
     """Refund a paid, shipped or delivered order in full or in part; fully refunded orders become refunded.
 
-    The refund comes back `succeeded`, or `pending` when the provider did not answer (settle_refund).
+    Answers 200 with the order, or 202 when the provider did not answer: the refund stays `pending`, its
+    amount reserved, and is sent again by the reconciliation sweep (settle_refund). Either answer is kept
+    under the Idempotency-Key: a retry must not reserve a second refund.
     """
     with session.begin():
+        if keyed is not None and (stored := idempotency.claim(session, keyed)) is not None:
+            return stored
         order = lock_order(session, order_id, user_id=None)
         check_transition(order.status, REFUNDED)
         payment = payments.succeeded_payment(session, order.id)
@@ -55,9 +67,17 @@ def refund_order(
             raise NothingToRefund(f"Order {order.id} has no captured payment left to refund")
         refund = payments.start_refund(session, payment.id, amount_cents or refundable, reason)
     refund = settle_refund(session, gateway, refund.id)
-    if refund.status == "failed":
+    if refund.status == "failed":  # nothing was refunded: a retry with the key may try again
+        if keyed is not None:
+            with session.begin():
+                idempotency.forget(session, keyed)
         raise PaymentProviderError(f"The payment provider refused the refund: {refund.failure_message}")
-    return order, refund
+    with session.begin():
+        status = 202 if refund.status == "pending" else 200
+        response = StoredResponse(status, OrderOut.render(get_order(session, order_id, user_id=None)))
+        if keyed is not None:
+            idempotency.complete(session, keyed, response.status, response.body)
+    return response
 
 
 def settle_refund(session: Session, gateway: PaymentGateway, refund_id: int) -> Refund:

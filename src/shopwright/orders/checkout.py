@@ -8,7 +8,6 @@ Lock order: the customer's cart row, the voucher row, then stock rows in ascendi
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ from shopwright.orders.errors import UnsupportedShippingCountry
 from shopwright.orders.models import Order, OrderItem
 from shopwright.orders.payment import publish_paid
 from shopwright.orders.pricing import PricingRules, Totals, compute_totals
-from shopwright.orders.schemas import OrderCreate, ShippingAddressIn
+from shopwright.orders.schemas import OrderCreate, OrderOut, ShippingAddressIn
 from shopwright.orders.status import PAID, PENDING
 from shopwright.promotions import service as promotions
 
@@ -59,8 +58,6 @@ class PlacedOrder:
     refunded_at: datetime | None = None
 
 
-Render = Callable[[PlacedOrder], dict[str, Any]]
-
 # Checkout writes through Core statements built once, not the ORM unit of work: a flush (change
 # tracking, identity map, per-object bookkeeping) cost more CPU than the INSERTs themselves, and
 # so did building transient Order objects to render (≈ 0.2 ms): the response reads a PlacedOrder.
@@ -91,7 +88,6 @@ def place_order(
     data: OrderCreate,
     *,
     rules: PricingRules,
-    render: Render,
     keyed: KeyedRequest | None = None,
 ) -> StoredResponse:
     """Turn the customer's cart into a pending order; a repeated Idempotency-Key replays the first answer."""
@@ -112,7 +108,7 @@ def place_order(
         )
         if order.total_cents == 0:
             _paid_at_checkout(session, order)
-        response = StoredResponse(201, render(order))
+        response = StoredResponse(201, OrderOut.render(order))
         if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)
         return response

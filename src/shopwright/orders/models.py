@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Str
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shopwright.db import Base, UTCDateTime, utcnow
+from shopwright.payments.models import Payment
 
 
 class Order(Base):
@@ -56,6 +57,8 @@ class Order(Base):
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", lazy="raise", order_by="OrderItem.id", cascade="all, delete-orphan"
     )
+    # The payments domain writes these; an order only shows them (OrderOut), oldest first.
+    payments: Mapped[list[Payment]] = relationship(lazy="raise", order_by=Payment.id, viewonly=True)
 
 
 class OrderItem(Base):

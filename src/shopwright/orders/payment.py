@@ -9,10 +9,8 @@ answer (the client's own call or the provider's webhook, whichever comes first) 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -30,9 +28,9 @@ from shopwright.payments import service as payments
 from shopwright.payments.errors import CardDeclined, PaymentProviderError
 from shopwright.payments.gateway import ChargeResult, GatewayEvent, PaymentGateway
 from shopwright.payments.models import Payment, Refund
+from shopwright.payments.schemas import PaymentOut
 
 log = get_logger(__name__)
-RenderPayment = Callable[[Payment], dict[str, Any]]
 ORDER_PAID = "order.paid"
 # A payment still `processing` this long after it started lost its answer and its webhook: ask the provider.
 RECONCILE_AFTER = timedelta(minutes=10)
@@ -53,7 +51,6 @@ def pay_order(
     order_id: int,
     payment_method: str,
     *,
-    render: RenderPayment,
     keyed: KeyedRequest | None = None,
 ) -> StoredResponse:
     """Charge a pending order; 200 with the payment, or 402 card_declined with the order still pending."""
@@ -84,7 +81,7 @@ def pay_order(
             f"{error} The payment's outcome is not known yet; the provider will confirm it.",
             payment_id=payment.id,
         ) from error
-    return _settle(session, gateway, payment.id, result, render=render, keyed=keyed)
+    return _settle(session, gateway, payment.id, result, keyed=keyed)
 
 
 def handle_gateway_event(session: Session, gateway: PaymentGateway, event: GatewayEvent) -> None:
@@ -156,7 +153,6 @@ def _settle(
     payment_id: int,
     result: ChargeResult,
     *,
-    render: RenderPayment | None = None,
     keyed: KeyedRequest | None = None,
     event: GatewayEvent | None = None,
 ) -> StoredResponse:
@@ -175,7 +171,7 @@ def _settle(
         payment = settled or payment
         if settled is not None and settled.status == "succeeded":
             refund = _mark_paid_or_refund(session, order, settled)
-        response = _response(payment, render)
+        response = _response(payment)
         if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)
     if refund is not None:
@@ -213,7 +209,7 @@ def publish_paid(session: Session, order_id: int, user_id: int, *, payment_id: i
     outbox.publish(session, ORDER_PAID, {"order_id": order_id, "payment_id": payment_id}, user_id=user_id)
 
 
-def _response(payment: Payment, render: RenderPayment | None) -> StoredResponse:
+def _response(payment: Payment) -> StoredResponse:
     if payment.status == "failed":
         error = CardDeclined(
             payment.failure_message or "The card was declined",
@@ -221,4 +217,4 @@ def _response(payment: Payment, render: RenderPayment | None) -> StoredResponse:
             payment_id=payment.id,
         )
         return StoredResponse(error.status, problem_for(error))
-    return StoredResponse(200, render(payment) if render is not None else {})
+    return StoredResponse(200, PaymentOut.render(payment))

@@ -7,7 +7,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, aliased
 
 from shopwright.catalog.models import Product
-from shopwright.db import MAX_ID
+from shopwright.db import is_row_id
 from shopwright.orders.models import Order, OrderItem
 from shopwright.orders.status import DELIVERED, PAID, SHIPPED
 
@@ -16,7 +16,7 @@ PURCHASED = (PAID, SHIPPED, DELIVERED)
 
 def has_purchased(session: Session, user_id: int, product_id: int) -> bool:
     """Tell whether the customer has a paid order containing the product."""
-    if not 0 < product_id <= MAX_ID:
+    if not is_row_id(product_id):
         return False
     with session.begin():
         return bool(
@@ -33,7 +33,7 @@ def has_purchased(session: Session, user_id: int, product_id: int) -> bool:
 
 def recommendation_ranking(session: Session, product_id: int, *, limit: int) -> list[int]:
     """Rank product ids to suggest: most bought together with this one, then the category's best sellers."""
-    if not 0 < product_id <= MAX_ID:
+    if not is_row_id(product_id):
         return []
     with session.begin():
         this, other = aliased(OrderItem), aliased(OrderItem)

@@ -2,65 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import current_app, request
 from flask_openapi import APIBlueprint, Tag
 
 from shopwright.accounts.auth import BEARER, current_user_id, login_required
-from shopwright.db import get_session, get_settings
-from shopwright.errors import PROBLEM_MEDIA_TYPE
-from shopwright.idempotency import KeyedRequest, StoredResponse
+from shopwright.db import get_session
 from shopwright.orders import cancellation, checkout, edits, service
-from shopwright.orders.models import Order
-from shopwright.orders.pricing import PricingRules
-from shopwright.orders.schemas import OrderCreate, OrderOut, OrderPath, OrderPaymentOut, OrderUpdate
-from shopwright.payments.gateway import PaymentGateway
-from shopwright.payments.models import Payment
+from shopwright.orders.schemas import OrderCreate, OrderOut, OrderPath, OrderUpdate
 from shopwright.schemas import IdempotencyHeader, LimitQuery, Page
+from shopwright.web import Result, current_gateway, keyed_request, pricing_rules, respond, stored_result
 
 bp = APIBlueprint(
     "orders", __name__, url_prefix="/api/orders", abp_tags=[Tag(name="Orders")], abp_security=BEARER
 )
-Result = tuple[dict[str, Any], int, dict[str, str]] | tuple[dict[str, Any], int] | dict[str, Any]
-
-
-def render_order(
-    order: Order | checkout.PlacedOrder, payments: list[Payment] | None = None
-) -> dict[str, Any]:
-    """Serialise an order (lines loaded) with its payment attempts."""
-    out = OrderOut.model_validate(order).model_dump(mode="json", exclude={"payments"})
-    out["payments"] = [OrderPaymentOut.model_validate(p).model_dump(mode="json") for p in payments or []]
-    return out
-
-
-def keyed_request(header: IdempotencyHeader, body: Any) -> KeyedRequest | None:
-    """Return the request's idempotency identity, or None without an Idempotency-Key header."""
-    if header.idempotency_key is None:
-        return None
-    return KeyedRequest.of(current_user_id(), header.idempotency_key, request.method, request.path, body)
-
-
-def stored_result(response: StoredResponse) -> Result:
-    """Turn a stored (or fresh) response into a view result, problems with their media type."""
-    if response.status >= 400:
-        return response.body, response.status, {"Content-Type": PROBLEM_MEDIA_TYPE}
-    return response.body, response.status
-
-
-def current_gateway() -> PaymentGateway:
-    """Return the app's configured payment gateway (PAYMENT_PROVIDER)."""
-    gateway: PaymentGateway = current_app.extensions["shopwright.gateway"]
-    return gateway
-
-
-def _rules() -> PricingRules:
-    return PricingRules.from_settings(get_settings())
-
-
-def order_out(order: Order) -> dict[str, Any]:
-    """Serialise one order with its payment attempts (one more query)."""
-    return render_order(order, service.payments_of(get_session(), [order]).get(order.id, []))
 
 
 @bp.post(
@@ -71,9 +24,9 @@ def order_out(order: Order) -> dict[str, Any]:
 )
 @login_required
 def place_order(header: IdempotencyHeader, body: OrderCreate) -> Result:
-    keyed = keyed_request(header, body.model_dump(mode="json"))
+    keyed = keyed_request(header, body)
     response = checkout.place_order(
-        get_session(), current_user_id(), body, rules=_rules(), render=render_order, keyed=keyed
+        get_session(), current_user_id(), body, rules=pricing_rules(), keyed=keyed
     )
     return stored_result(response)
 
@@ -83,12 +36,10 @@ def place_order(header: IdempotencyHeader, body: OrderCreate) -> Result:
 )
 @login_required
 def list_orders(query: LimitQuery) -> Result:
-    session = get_session()
-    orders, next_cursor = service.list_orders(
-        session, user_id=current_user_id(), status=None, limit=query.limit, cursor=query.cursor
+    page = service.list_orders(
+        get_session(), user_id=current_user_id(), status=None, limit=query.limit, cursor=query.cursor
     )
-    attempts = service.payments_of(session, orders)
-    return {"items": [render_order(o, attempts.get(o.id, [])) for o in orders], "next_cursor": next_cursor}
+    return respond(Page[OrderOut], page)
 
 
 @bp.get(
@@ -96,7 +47,7 @@ def list_orders(query: LimitQuery) -> Result:
 )
 @login_required
 def get_order(path: OrderPath) -> Result:
-    return order_out(service.get_order(get_session(), path.order_id, user_id=current_user_id()))
+    return respond(OrderOut, service.get_order(get_session(), path.order_id, user_id=current_user_id()))
 
 
 @bp.patch(
@@ -107,8 +58,9 @@ def get_order(path: OrderPath) -> Result:
 )
 @login_required
 def update_order(path: OrderPath, body: OrderUpdate) -> Result:
-    order = edits.update_order_items(get_session(), current_user_id(), path.order_id, body, rules=_rules())
-    return order_out(order)
+    session, user_id = get_session(), current_user_id()
+    edits.update_order_items(session, user_id, path.order_id, body, rules=pricing_rules())
+    return respond(OrderOut, service.get_order(session, path.order_id, user_id=user_id))
 
 
 @bp.post(
@@ -119,7 +71,6 @@ def update_order(path: OrderPath, body: OrderUpdate) -> Result:
 )
 @login_required
 def cancel_order(path: OrderPath) -> Result:
-    order = cancellation.cancel_order(
-        get_session(), current_gateway(), path.order_id, user_id=current_user_id()
-    )
-    return order_out(order)
+    session, user_id = get_session(), current_user_id()
+    cancellation.cancel_order(session, current_gateway(), path.order_id, user_id=user_id)
+    return respond(OrderOut, service.get_order(session, path.order_id, user_id=user_id))

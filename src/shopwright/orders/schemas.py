@@ -23,9 +23,8 @@ from shopwright.accounts.schemas import (
     Region,
 )
 from shopwright.cart.schemas import MAX_LINE_QUANTITY
-from shopwright.db import MAX_ID
 from shopwright.orders.status import Status
-from shopwright.schemas import InputModel, LimitQuery, OutputModel, UTCTimestamp
+from shopwright.schemas import Id, InputModel, LimitQuery, OutputModel, UTCTimestamp
 
 
 class ShippingAddressIn(InputModel):
@@ -47,7 +46,7 @@ class OrderCreate(InputModel):
 
 
 class OrderLineChange(InputModel):
-    item_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+    item_id: Id
     quantity: Annotated[StrictInt, Field(ge=0, le=MAX_LINE_QUANTITY)] = Field(
         description="0 removes the line"
     )

@@ -6,19 +6,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from shopwright import outbox
-from shopwright.db import MAX_ID, utcnow
+from shopwright.db import is_row_id, utcnow
 from shopwright.orders.errors import OrderNotFound
 from shopwright.orders.models import Order
 from shopwright.orders.status import DELIVERED, PAID, SHIPPED, check_transition
-from shopwright.pagination import decode_id_cursor, encode_cursor
+from shopwright.pagination import KeysetPage, keyset_page
 from shopwright.payments import service as payments
-from shopwright.payments.models import Payment
 
 _STAMPS = {PAID: "paid_at", SHIPPED: "shipped_at", DELIVERED: "delivered_at"}
 
 
 def get_order(session: Session, order_id: int, *, user_id: int | None) -> Order:
-    """Return an order with its lines; a customer (`user_id`) only sees their own (404 otherwise)."""
+    """Return an order with its lines and payments, as stored now; a customer (`user_id`) only sees their
+    own (404 otherwise)."""
     order = _find(session, order_id, user_id=user_id, lock=False)
     if order is None:
         raise OrderNotFound(f"Order {order_id} not found")
@@ -27,23 +27,14 @@ def get_order(session: Session, order_id: int, *, user_id: int | None) -> Order:
 
 def list_orders(
     session: Session, *, user_id: int | None, status: str | None, limit: int, cursor: str | None
-) -> tuple[list[Order], str | None]:
+) -> KeysetPage[Order]:
     """Return a page of orders, newest first, with their lines (a constant number of queries)."""
-    statement = select(Order).options(selectinload(Order.items)).order_by(Order.id.desc()).limit(limit + 1)
+    statement = select(Order).options(*_SHOWN)
     if user_id is not None:
         statement = statement.where(Order.user_id == user_id)
     if status is not None:
         statement = statement.where(Order.status == status)
-    if cursor:
-        statement = statement.where(Order.id < decode_id_cursor(cursor))
-    orders = list(session.scalars(statement))
-    next_cursor = encode_cursor({"id": orders[limit - 1].id}) if len(orders) > limit else None
-    return orders[:limit], next_cursor
-
-
-def payments_of(session: Session, orders: list[Order]) -> dict[int, list[Payment]]:
-    """Return each order's payment attempts (one query)."""
-    return payments.payments_for_orders(session, [order.id for order in orders])
+    return keyset_page(session, statement, Order.id, limit=limit, cursor=cursor)
 
 
 def advance_status(session: Session, order_id: int, target: str) -> Order:
@@ -71,12 +62,19 @@ def has_live_payment(session: Session, order_id: int) -> bool:
     return any(payment.status in ("processing", "succeeded") for payment in attempts)
 
 
+# What an order's answer shows besides its row (OrderOut): two more queries, whatever the page size.
+_SHOWN = (selectinload(Order.items), selectinload(Order.payments))
+
+
 def _find(session: Session, order_id: int, *, user_id: int | None, lock: bool) -> Order | None:
-    if not 0 < order_id <= MAX_ID:
+    if not is_row_id(order_id):
         return None
-    statement = select(Order).where(Order.id == order_id).options(selectinload(Order.items))
+    statement = select(Order).where(Order.id == order_id)
     if user_id is not None:
         statement = statement.where(Order.user_id == user_id)
     if lock:
-        statement = statement.with_for_update(of=Order).execution_options(populate_existing=True)
-    return session.scalars(statement).one_or_none()
+        statement = statement.options(selectinload(Order.items)).with_for_update(of=Order)
+    else:
+        statement = statement.options(*_SHOWN)
+    # Fresh: a use case of this request may have changed the order (or its payments) since it was loaded.
+    return session.scalars(statement.execution_options(populate_existing=True)).one_or_none()

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import request
 from flask_openapi import APIBlueprint, Tag
 
 from shopwright.accounts.auth import BEARER, current_claims, current_user_id, login_required
 from shopwright.db import get_session
 from shopwright.orders.payment import handle_gateway_event, pay_order
-from shopwright.orders.routes import current_gateway, keyed_request, stored_result
 from shopwright.payments import service
 from shopwright.payments.errors import UnknownPaymentProvider
-from shopwright.payments.models import Payment
 from shopwright.payments.schemas import PaymentOut, PaymentPath, PaymentProcessIn
 from shopwright.schemas import IdempotencyHeader, InputModel, Message
+from shopwright.web import Result, current_gateway, keyed_request, respond, stored_result
 
 bp = APIBlueprint(
     "payments", __name__, url_prefix="/api/payments", abp_tags=[Tag(name="Payments")], abp_security=BEARER
 )
-Result = tuple[dict[str, Any], int] | dict[str, Any]
 
 
 @bp.get(
@@ -33,8 +29,7 @@ Result = tuple[dict[str, Any], int] | dict[str, Any]
 def get_payment(path: PaymentPath) -> Result:
     # Admins see any payment; a customer only their own (another's answers 404, like a missing one).
     user_id = None if current_claims().get("role") == "admin" else current_user_id()
-    payment = service.get_payment(get_session(), path.payment_id, user_id=user_id)
-    return PaymentOut.model_validate(payment).model_dump(mode="json")
+    return respond(PaymentOut, service.get_payment(get_session(), path.payment_id, user_id=user_id))
 
 
 class ProviderPath(InputModel):
@@ -48,18 +43,11 @@ class ProviderPath(InputModel):
     responses={200: PaymentOut},
 )
 @login_required
-def process_payment(header: IdempotencyHeader, body: PaymentProcessIn) -> Any:
+def process_payment(header: IdempotencyHeader, body: PaymentProcessIn) -> Result:
     # orders orchestrates the payment (payments sits below it): this edge route calls its use case.
-    keyed = keyed_request(header, body.model_dump(mode="json"))
-    response = pay_order(
-        get_session(),
-        current_gateway(),
-        current_user_id(),
-        body.order_id,
-        body.payment_method,
-        render=_render,
-        keyed=keyed,
-    )
+    keyed = keyed_request(header, body)
+    session, user_id = get_session(), current_user_id()
+    response = pay_order(session, current_gateway(), user_id, body.order_id, body.payment_method, keyed=keyed)
     return stored_result(response)
 
 
@@ -77,7 +65,3 @@ def receive_webhook(path: ProviderPath) -> Result:
     event = gateway.parse_webhook(request.get_data(), dict(request.headers))
     handle_gateway_event(get_session(), gateway, event)
     return {"detail": "Received"}
-
-
-def _render(payment: Payment) -> dict[str, Any]:
-    return PaymentOut.model_validate(payment).model_dump(mode="json")

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt, StringConstraints
 
-from shopwright.db import MAX_ID
-from shopwright.schemas import InputModel, OutputModel, UTCTimestamp
+from shopwright.schemas import Id, InputModel, OutputModel, UTCTimestamp
 
 # Money is BIGINT minor units; anything larger cannot be a real amount and must not reach the driver.
 MAX_AMOUNT_CENTS = 2**63 - 1
@@ -16,7 +15,7 @@ MAX_AMOUNT_CENTS = 2**63 - 1
 class PaymentProcessIn(InputModel):
     """Pay an order with a payment method token (the test provider takes `tok_visa`, …)."""
 
-    order_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+    order_id: Id
     payment_method: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shopwright.db import MAX_ID, utcnow
+from shopwright.db import get_by_id, utcnow, violated_constraint
 from shopwright.errors import InvalidRequest
 from shopwright.payments.errors import PaymentInProgress, PaymentNotFound, RefundExceedsPayment
 from shopwright.payments.gateway import ChargeResult, GatewayEvent, PaymentGateway, RefundResult
@@ -51,7 +51,7 @@ def start_payment(
         with session.begin_nested():
             session.add(payment)
     except IntegrityError as error:
-        if _violated(error, ONE_PER_ORDER, "payments.order_id"):
+        if violated_constraint(error) == ONE_PER_ORDER:
             raise PaymentInProgress(
                 f"Order {order_id} already has a payment that is processing or succeeded"
             ) from error
@@ -127,7 +127,7 @@ def record_charge(session: Session, payment_id: int, result: ChargeResult) -> Pa
 # --- reads --------------------------------------------------------------------------------------
 def find_payment(session: Session, payment_id: int) -> Payment | None:
     """Return a payment by id, or None."""
-    return session.get(Payment, payment_id) if 0 < payment_id <= MAX_ID else None
+    return get_by_id(session, Payment, payment_id)
 
 
 def get_payment(session: Session, payment_id: int, *, user_id: int | None) -> Payment:
@@ -173,7 +173,7 @@ def record_webhook_event(session: Session, provider: str, event: GatewayEvent) -
         with session.begin_nested():
             session.add(WebhookEvent(provider=provider, event_id=event.id, type=event.type))
     except IntegrityError as error:
-        if _violated(error, WEBHOOK_EVENT_UNIQUE, "payment_webhook_events.provider"):
+        if violated_constraint(error) == WEBHOOK_EVENT_UNIQUE:
             return False
         raise
     return True
@@ -237,7 +237,7 @@ def finish_refund(session: Session, refund_id: int, result: RefundResult) -> Ref
         .execution_options(populate_existing=True)
     ).one_or_none()
     if refund is None:  # settled before (a retry or a webhook): nothing to give back again
-        settled = session.get(Refund, refund_id, populate_existing=True) if 0 < refund_id <= MAX_ID else None
+        settled = get_by_id(session, Refund, refund_id, populate_existing=True)
         if settled is None:
             raise LookupError(f"No refund {refund_id}")
         return settled
@@ -254,7 +254,7 @@ def finish_refund(session: Session, refund_id: int, result: RefundResult) -> Ref
 
 # --- helpers ------------------------------------------------------------------------------------
 def _refund_refused(session: Session, payment_id: int, amount_cents: int) -> Exception:
-    payment = session.get(Payment, payment_id, populate_existing=True) if 0 < payment_id <= MAX_ID else None
+    payment = get_by_id(session, Payment, payment_id, populate_existing=True)
     if payment is None:
         return PaymentNotFound(f"No payment {payment_id}")
     refundable = payment.amount_cents - payment.refunded_cents if payment.status == SUCCEEDED else 0
@@ -272,11 +272,3 @@ def _idempotency_key(kind: str, row_id: int, row: Payment | Refund) -> str:
 
 def _clip(text: str | None, length: int) -> str | None:
     return text[:length] if text else text
-
-
-def _violated(error: IntegrityError, name: str, sqlite_hint: str) -> bool:
-    """Tell whether the constraint or unique index `name` refused the statement."""
-    diag = getattr(error.orig, "diag", None)
-    if diag is not None:  # psycopg names the constraint
-        return getattr(diag, "constraint_name", None) == name
-    return sqlite_hint in str(error.orig)  # SQLite only names the columns

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask_openapi import APIBlueprint, Tag
 
 from shopwright.accounts.auth import BEARER, admin_required
 from shopwright.db import get_session
 from shopwright.promotions import service
-from shopwright.promotions.models import Voucher
 from shopwright.promotions.schemas import VoucherCreate, VoucherOut, VoucherPath, VoucherQuery, VoucherUpdate
 from shopwright.schemas import Page
+from shopwright.web import Result, no_content, respond
 
 bp = APIBlueprint(
     "vouchers", __name__, url_prefix="/api/admin/vouchers", abp_tags=[Tag(name="Admin")], abp_security=BEARER
 )
-Result = tuple[dict[str, Any] | str, int] | dict[str, Any]
-
-
-def _out(voucher: Voucher) -> dict[str, Any]:
-    return VoucherOut.model_validate(voucher).model_dump(mode="json")
 
 
 @bp.get(
@@ -31,10 +24,8 @@ def _out(voucher: Voucher) -> dict[str, Any]:
 )
 @admin_required
 def list_vouchers(query: VoucherQuery) -> Result:
-    vouchers, next_cursor = service.list_vouchers(
-        get_session(), limit=query.limit, cursor=query.cursor, active=query.active
-    )
-    return {"items": [_out(v) for v in vouchers], "next_cursor": next_cursor}
+    page = service.list_vouchers(get_session(), limit=query.limit, cursor=query.cursor, active=query.active)
+    return respond(Page[VoucherOut], page)
 
 
 @bp.post(
@@ -45,7 +36,7 @@ def list_vouchers(query: VoucherQuery) -> Result:
 )
 @admin_required
 def create_voucher(body: VoucherCreate) -> Result:
-    return _out(service.create_voucher(get_session(), body)), 201
+    return respond(VoucherOut, service.create_voucher(get_session(), body), 201)
 
 
 @bp.get(
@@ -56,7 +47,7 @@ def create_voucher(body: VoucherCreate) -> Result:
 )
 @admin_required
 def get_voucher(path: VoucherPath) -> Result:
-    return _out(service.get_voucher(get_session(), path.voucher_id))
+    return respond(VoucherOut, service.get_voucher(get_session(), path.voucher_id))
 
 
 @bp.put(
@@ -73,7 +64,7 @@ def get_voucher(path: VoucherPath) -> Result:
 )
 @admin_required
 def update_voucher(path: VoucherPath, body: VoucherUpdate) -> Result:
-    return _out(service.update_voucher(get_session(), path.voucher_id, body))
+    return respond(VoucherOut, service.update_voucher(get_session(), path.voucher_id, body))
 
 
 @bp.delete(
@@ -85,4 +76,4 @@ def update_voucher(path: VoucherPath, body: VoucherUpdate) -> Result:
 @admin_required
 def delete_voucher(path: VoucherPath) -> Result:
     service.delete_voucher(get_session(), path.voucher_id)
-    return "", 204
+    return no_content()

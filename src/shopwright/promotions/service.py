@@ -15,14 +15,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Update, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shopwright.db import MAX_ID, utcnow
-from shopwright.errors import InvalidRequest, validation_problem
-from shopwright.pagination import decode_id_cursor, encode_cursor
+from shopwright.db import get_by_id, utcnow, violated_constraint
+from shopwright.errors import InvalidRequest
+from shopwright.pagination import KeysetPage, keyset_page
 from shopwright.promotions.errors import (
     VoucherCodeTaken,
     VoucherExhausted,
@@ -44,16 +43,12 @@ def get_voucher(session: Session, voucher_id: int) -> Voucher:
 
 def list_vouchers(
     session: Session, *, limit: int, cursor: str | None, active: bool | None
-) -> tuple[list[Voucher], str | None]:
+) -> KeysetPage[Voucher]:
     """Return a page of vouchers, newest first, optionally only the active or the inactive ones."""
-    statement = select(Voucher).order_by(Voucher.id.desc()).limit(limit + 1)
+    statement = select(Voucher)
     if active is not None:
         statement = statement.where(Voucher.is_active.is_(active))
-    if cursor:
-        statement = statement.where(Voucher.id < decode_id_cursor(cursor))
-    vouchers = list(session.scalars(statement))
-    next_cursor = encode_cursor({"id": vouchers[limit - 1].id}) if len(vouchers) > limit else None
-    return vouchers[:limit], next_cursor
+    return keyset_page(session, statement, Voucher.id, limit=limit, cursor=cursor)
 
 
 def create_voucher(session: Session, data: VoucherCreate) -> Voucher:
@@ -96,7 +91,7 @@ def delete_voucher(session: Session, voucher_id: int) -> None:
 
 
 def _get(session: Session, voucher_id: int, *, lock: bool = False) -> Voucher:
-    voucher = session.get(Voucher, voucher_id, with_for_update=lock) if 0 < voucher_id <= MAX_ID else None
+    voucher = get_by_id(session, Voucher, voucher_id, with_for_update=lock)
     if voucher is None:
         raise VoucherNotFound(f"No voucher {voucher_id}")
     return voucher
@@ -109,11 +104,8 @@ def _merged(voucher: Voucher, data: VoucherUpdate) -> VoucherCreate:
     changes = data.model_dump(exclude_unset=True)
     if changes.get("kind", voucher.kind) != voucher.kind:
         current.update(dict.fromkeys(_VALUE_FIELDS))  # a new kind brings its own value fields
-    try:
-        return VoucherCreate.model_validate({**current, **changes})
-    except ValidationError as error:
-        body = validation_problem(error)
-        raise InvalidRequest(body["detail"], errors=body["errors"]) from error
+    # Invalid: a ValidationError, answered 422 with its fields like any request body's.
+    return VoucherCreate.model_validate({**current, **changes})
 
 
 def _apply(voucher: Voucher, data: VoucherCreate) -> None:
@@ -129,9 +121,7 @@ def _unique_code() -> Iterator[None]:
     try:
         yield
     except IntegrityError as error:
-        message = str(error.orig)
-        # PostgreSQL names the constraint, SQLite the column.
-        if "uq_vouchers_code" in message or "vouchers.code" in message:
+        if violated_constraint(error) == "uq_vouchers_code":
             raise VoucherCodeTaken("Another voucher has that code (codes ignore letter case)") from error
         raise
 
