@@ -12,12 +12,12 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    CursorResult,
     DateTime,
     Dialect,
     Engine,
     Integer,
     MetaData,
+    Row,
     Table,
     UniqueConstraint,
     any_,
@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -162,6 +162,10 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# A result row of any shape, read by column name (row.id): what Core statements return.
+AnyRow = Row[*tuple[Any, ...]]
+
+
 def table_of(model: type[Base]) -> Table:
     """Return a mapped class's table, for Core statements built once (they skip the ORM execution path)."""
     return cast(Table, model.__table__)
@@ -181,137 +185,6 @@ def id_among(
         # where an IN list is a new statement (parsed and planned again) for every length.
         return column == any_(bindparam(name, type_=ARRAY(Integer)))
     return column.in_(bindparam(name, expanding=True))
-
-
-class Prepared:
-    """A Core statement built once for a hot path: on PostgreSQL it runs on the session's driver cursor.
-
-    SQLAlchemy spends ≈ 85 µs of CPU per statement on its execution context (cache key, parameters,
-    result set-up) on top of psycopg, even for a statement built once; a product page sends 4, a
-    checkout 8. This compiles the statement once (per set of INSERT/UPDATE columns), then sends its SQL
-    with psycopg on the session's own connection, inside the session's transaction, applying the bind
-    and result processors of its column types exactly as SQLAlchemy would, and turning driver errors
-    into SQLAlchemy's (IntegrityError stays IntegrityError). On SQLite, or while anybody listens to the
-    engine's statements (echo, query counters, tracing), it runs through `session.execute` as usual;
-    so do statements with expanding parameters or with column defaults that are SQL expressions.
-    """
-
-    __slots__ = ("_compiled", "statement")
-
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
-        self._compiled: dict[tuple[str, ...], _Compiled | None] = {}
-
-    def rows(self, session: Session, params: dict[str, Any]) -> list[Any]:
-        """Run the statement and return every row (tuples; rows on the SQLAlchemy path)."""
-        connection = session.connection()
-        if connection.dialect.name != "postgresql" or _observed(connection):
-            return self._through_sqlalchemy(session, params)
-        keys = tuple(params)
-        compiled = self._compiled.get(keys, _UNCOMPILED)
-        if compiled is _UNCOMPILED:
-            compiled = self._compiled[keys] = _Compiled.of(self.statement, connection.dialect, keys)
-        if compiled is None:
-            return self._through_sqlalchemy(session, params)
-        rows: list[Any] = compiled.run(connection, params)
-        return rows
-
-    def _through_sqlalchemy(self, session: Session, params: dict[str, Any]) -> list[Any]:
-        result = cast(CursorResult[Any], session.execute(self.statement, params))
-        return list(result.all()) if result.returns_rows else []
-
-    def first(self, session: Session, params: dict[str, Any]) -> Any:
-        """Run the statement and return its first row, or None."""
-        rows = self.rows(session, params)
-        return rows[0] if rows else None
-
-
-def _observed(connection: Connection) -> bool:
-    dispatch = connection.dispatch
-    return bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute or connection.engine.echo)
-
-
-class _Compiled:
-    """A statement's psycopg SQL with the values and processors SQLAlchemy would add to each run."""
-
-    __slots__ = ("binds", "columns", "defaults", "generated", "results", "sql")
-
-    def __init__(self, compiled: Any, dialect: Dialect) -> None:
-        self.sql: str = compiled.string
-        self.defaults: dict[str, Any] = compiled.construct_params(_check=False)
-        self.generated: dict[str, Callable[[Any], Any]] = {}  # Python-side defaults: created_at=utcnow
-        self.binds = {
-            name: processor
-            for bind, name in compiled.bind_names.items()
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        }
-        # RETURNING (also the primary key SQLAlchemy adds to an INSERT), else the selected columns.
-        self.columns = list(compiled.effective_returning or compiled.statement.exported_columns)
-        self.results: list[Any] | None = None  # result processors, known once a run has a description
-
-    @classmethod
-    def of(cls, statement: Any, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled | None:
-        compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
-        if (
-            compiled.positional
-            or compiled.escaped_bind_names
-            or compiled.post_compile_params
-            or compiled.literal_execute_params
-        ):
-            return None  # nothing hot needs these: leave them to SQLAlchemy
-        compiled.construct_params(dict.fromkeys(keys))  # a missing value raises, as on SQLAlchemy's path
-        prepared = cls(compiled, dialect)
-        prefetch = [(c, c.default) for c in compiled.insert_prefetch]
-        prefetch += [(c, c.onupdate) for c in compiled.update_prefetch]
-        for column, default in prefetch:
-            if default.is_scalar:
-                prepared.defaults[column.key] = default.arg
-            elif default.is_callable:  # SQLAlchemy wraps a no-argument function to take a context
-                prepared.generated[column.key] = default.arg
-            else:
-                return None
-        return prepared
-
-    def run(self, connection: Connection, params: dict[str, Any]) -> list[Any]:
-        values = {**self.defaults, **params}
-        for name, make in self.generated.items():
-            values[name] = make(None)
-        for name, process in self.binds.items():
-            values[name] = process(values[name])
-        dbapi = connection.connection
-        cursor = dbapi.cursor()
-        try:
-            cursor.execute(self.sql, values)
-            rows = list(cursor.fetchall()) if cursor.description is not None else []
-            if self.results is None:
-                self.results = self._result_processors(connection.dialect, cursor.description or ())
-        except connection.dialect.loaded_dbapi.Error as error:
-            if connection.dialect.is_disconnect(error, dbapi, cursor):
-                connection.invalidate(error)
-            raise DBAPIError.instance(
-                self.sql, values, error, connection.dialect.loaded_dbapi.Error
-            ) from error
-        finally:
-            cursor.close()
-        if not self.results:
-            return rows
-        for index, row in enumerate(rows):
-            processed = list(row)
-            for column, process in self.results:
-                processed[column] = process(processed[column])
-            rows[index] = tuple(processed)
-        return rows
-
-    def _result_processors(self, dialect: Dialect, description: Any) -> list[Any]:
-        # As SQLAlchemy does: a type's processor may depend on the driver's type code (numeric, float).
-        processors = [
-            column.type.dialect_impl(dialect).result_processor(dialect, field.type_code)
-            for column, field in zip(self.columns, description, strict=True)
-        ]
-        return [(index, process) for index, process in enumerate(processors) if process is not None]
-
-
-_UNCOMPILED: Any = object()
 
 
 def violated_constraint(error: IntegrityError) -> str | None:

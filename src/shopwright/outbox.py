@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from shopwright.db import Base, Prepared, UTCDateTime, after_commit, table_of, utcnow
+from shopwright.db import Base, UTCDateTime, after_commit, table_of, utcnow
 from shopwright.observability import get_logger
 
 log = get_logger(__name__)
@@ -47,13 +47,13 @@ class Event(Base):
 
 
 # created_at, attempts and next_attempt_at take their column defaults.
-_INSERT_EVENT = Prepared(insert(table_of(Event)))
+_INSERT_EVENT = insert(table_of(Event))
 
 
 def publish(session: Session, name: str, payload: dict[str, Any], *, user_id: int | None = None) -> None:
     """Record an event in the caller's transaction; it is delivered after commit."""
     # A Core INSERT built once, sent now: every use case that publishes pays no ORM flush for its event.
-    _INSERT_EVENT.rows(session, {"name": name, "payload": payload, "user_id": user_id})
+    session.execute(_INSERT_EVENT, {"name": name, "payload": payload, "user_id": user_id})
     box = session.info.get(_DISPATCH_KEY)
     # Deliver in-process only what has a handler here; the rest waits for a worker (`deliver_events`).
     # A delivery needs a second connection while the request still holds its own: keep it rare.

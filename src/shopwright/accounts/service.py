@@ -21,7 +21,7 @@ from shopwright.accounts.errors import (
 from shopwright.accounts.models import ADMIN, ROLES, Address, PasswordResetToken, RefreshToken, User
 from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.schemas import ProfileUpdate, RegisterIn
-from shopwright.db import Prepared, get_by_id, is_row_id, table_of, utcnow
+from shopwright.db import get_by_id, is_row_id, table_of, utcnow
 from shopwright.errors import InvalidRequest
 from shopwright.pagination import KeysetPage, keyset_page
 
@@ -49,17 +49,15 @@ def register_user(session: Session, data: RegisterIn, *, role: str = "customer")
 
 _USERS = table_of(User)
 PROFILE_FIELDS = ("id", "email", "full_name", "role", "is_active", "created_at")
-# Read on every GET /api/auth/me: the profile's columns, built once (db.Prepared), no User object.
-_PROFILE = Prepared(
-    select(*(_USERS.c[name] for name in PROFILE_FIELDS)).where(
-        _USERS.c.id == bindparam("user_id"), _USERS.c.deleted_at.is_(None)
-    )
+# Read on every GET /api/auth/me: the profile's columns, a statement built once, no User object.
+_PROFILE = select(*(_USERS.c[name] for name in PROFILE_FIELDS)).where(
+    _USERS.c.id == bindparam("user_id"), _USERS.c.deleted_at.is_(None)
 )
 
 
 def get_profile(session: Session, user_id: int) -> dict[str, Any]:
     """Return a live (not deleted) user's PROFILE_FIELDS or raise UserNotFound."""
-    row = _PROFILE.first(session, {"user_id": user_id}) if is_row_id(user_id) else None
+    row = session.execute(_PROFILE, {"user_id": user_id}).first() if is_row_id(user_id) else None
     if row is None:
         raise UserNotFound(f"No user {user_id}")
     return dict(zip(PROFILE_FIELDS, row, strict=True))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from shopwright.cart.errors import CartEmpty, CartExpired, CartItemUnavailable
 from shopwright.cart.models import ACTIVE, CONVERTED, Cart, CartItem
 from shopwright.catalog.models import Product, Variant
-from shopwright.db import Prepared, table_of, utcnow
+from shopwright.db import table_of, utcnow
 
 
 class CheckoutLine(NamedTuple):
@@ -37,12 +37,12 @@ _ITEMS = table_of(CartItem)
 _VARIANTS = table_of(Variant)
 _PRODUCTS = table_of(Product)
 # The same row lock as cart.service.locked_active_cart, reading only what checkout needs.
-_LOCK_CART = Prepared(
+_LOCK_CART = (
     select(_CARTS.c.id, _CARTS.c.expires_at)
     .where(_CARTS.c.user_id == bindparam("user_id"), _CARTS.c.status == ACTIVE)
     .with_for_update()
 )
-_LINES = Prepared(
+_LINES = (
     select(
         _ITEMS.c.quantity,
         _VARIANTS.c.id,
@@ -62,7 +62,7 @@ _LINES = Prepared(
     .where(_ITEMS.c.cart_id == bindparam("cart_id"), _ITEMS.c.saved_for_later.is_(False))
     .order_by(_ITEMS.c.id)
 )
-_CONVERT = Prepared(
+_CONVERT = (
     update(_CARTS)
     .where(_CARTS.c.id == bindparam("cart_id"), _CARTS.c.status == ACTIVE)
     .values(status=CONVERTED, updated_at=bindparam("now"))
@@ -71,10 +71,10 @@ _CONVERT = Prepared(
 
 def lock_for_checkout(session: Session, user_id: int) -> tuple[int, list[CheckoutLine]]:
     """Lock the active cart; return its id and lines at today's prices; inside the caller's transaction."""
-    cart = _LOCK_CART.first(session, {"user_id": user_id})
-    if cart is not None and cart[1] <= utcnow():
+    cart = session.execute(_LOCK_CART, {"user_id": user_id}).first()
+    if cart is not None and cart.expires_at <= utcnow():
         raise CartExpired("Your cart expired and its items are no longer reserved; add them again")
-    rows = _LINES.rows(session, {"cart_id": cart[0]}) if cart is not None else []
+    rows = session.execute(_LINES, {"cart_id": cart.id}).all() if cart is not None else []
     if cart is None or not rows:
         raise CartEmpty("Add something to your cart before checking out")
     lines, withdrawn = [], []
@@ -89,9 +89,9 @@ def lock_for_checkout(session: Session, user_id: int) -> tuple[int, list[Checkou
         raise CartItemUnavailable(
             f"No longer available: {', '.join(withdrawn)}; remove them first", skus=withdrawn
         )
-    return cart[0], lines
+    return cart.id, lines
 
 
 def mark_converted(session: Session, cart_id: int) -> None:
     """Mark a locked cart as turned into an order; runs inside the caller's transaction."""
-    _CONVERT.rows(session, {"cart_id": cart_id, "now": utcnow()})
+    session.execute(_CONVERT, {"cart_id": cart_id, "now": utcnow()})

@@ -5,8 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -27,11 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from shopwright.catalog.models import Category, Product, Variant
+from shopwright.catalog.display import PRODUCT
+from shopwright.catalog.models import Product, listed
 from shopwright.catalog.schemas import MAX_CENTS, ProductQuery
 from shopwright.catalog.service import category_and_descendants
-from shopwright.db import MAX_ID, Prepared, id_among, is_postgres
-from shopwright.pagination import InvalidCursor, decode_cursor, encode_cursor
+from shopwright.db import MAX_ID, AnyRow, is_postgres
+from shopwright.pagination import InvalidCursor, decode_cursor, page_after
 
 RELEVANCE_CANDIDATES = 500
 SEARCH_VECTOR: ColumnElement[Any] = literal_column(
@@ -39,68 +39,19 @@ SEARCH_VECTOR: ColumnElement[Any] = literal_column(
 )  # PostgreSQL generated column (see migration 0002)
 
 
-# The list reads table columns, not ORM objects or attributes: loading entities (and their variants and
-# categories through selectinload) took half of a list request's time, and a statement of ORM attributes
-# still goes through the ORM's result handling. The response needs exactly these columns.
+# The list selects display.PRODUCT (a product with its category, by name) from listed products; the
+# routes add the page's variants with their stock (inventory.service.variants_for_sale).
 _P = Product.__table__.c
-_V = Variant.__table__.c
-_C = Category.__table__.c
-PRODUCT_COLUMNS = (
-    _P.id,
-    _P.name,
-    _P.slug,
-    _P.description,
-    _P.category_id,
-    _P.min_price_cents,
-    _P.currency,
-    _P.rating_avg,
-    _P.rating_count,
-    _P.created_at,
-    _P.updated_at,
-)
-_LISTED = select(*PRODUCT_COLUMNS).where(_P.deleted_at.is_(None), _P.is_active)
-
-
-# Built once per dialect (True: PostgreSQL): building a statement costs as much as running it.
-_VARIANTS = {
-    postgres: Prepared(
-        select(
-            _V.id, _V.product_id, _V.sku, _V.name, _V.price_cents, _V.currency, _V.attributes, _V.is_default
-        )
-        .where(id_among(_V.product_id, "product_ids", postgres), _V.is_active)
-        .order_by(_V.id)
-    )
-    for postgres in (True, False)
-}
-_CATEGORIES = {
-    postgres: Prepared(select(_C.id, _C.name, _C.slug).where(id_among(_C.id, "ids", postgres)))
-    for postgres in (True, False)
-}
-# Rows are read by position (Prepared returns plain tuples on PostgreSQL): PRODUCT_COLUMNS' order,
-# then the relevance rank when sorted by it; variants as in _VARIANTS.
-_ID, _CATEGORY_ID, _PRICE, _RATING, _RANK = 0, 4, 5, 7, len(PRODUCT_COLUMNS)
-_VARIANT_PRODUCT_ID = 1
-
-
-AnyRow = Sequence[Any]  # a Row, or a plain tuple from Prepared
+_LISTED = PRODUCT.where(listed())
 
 
 @dataclass
 class ProductPage:
-    """One page of product rows (PRODUCT_COLUMNS) with their active variants and their categories.
-
-    `next_cursor` in cursor mode, `total` in page mode.
-    """
+    """One page of display.PRODUCT rows: `next_cursor` in cursor mode, `total` in page mode."""
 
     items: list[AnyRow]
     next_cursor: str | None = None
     total: int | None = None
-    variants: dict[int, list[AnyRow]] = field(default_factory=dict)  # by product id, in id order
-    categories: dict[int, AnyRow] = field(default_factory=dict)  # by id: id, name, slug
-
-    def variant_ids(self) -> list[int]:
-        """Return the ids of the page's variants."""
-        return [variant[0] for variants in self.variants.values() for variant in variants]
 
 
 class _Shape(NamedTuple):
@@ -117,9 +68,9 @@ class _Shape(NamedTuple):
 
 
 class _Plan(NamedTuple):
-    rows: Prepared  # ordered, with :limit (and :offset when paged) to fill in
+    rows: Select[Any]  # ordered, with :limit (and :offset when paged) to fill in
     keys: tuple[_Key, ...]
-    total: Prepared | None  # counts the matches, when paged
+    total: Select[Any] | None  # counts the matches, when paged
 
 
 def list_products(
@@ -151,14 +102,14 @@ def list_products(
         page = _page(session, plan, params, query.page or 1, query.per_page or query.limit)
     else:
         page = _keyset(session, plan, params, query.limit, query.cursor)
-    return _with_relations(session, page, postgres)
+    return page
 
 
 @functools.lru_cache(maxsize=256)
 def _cached_plan(shape: _Shape, in_stock: ColumnElement[bool] | None) -> _Plan:
-    # Building a statement and walking it for SQLAlchemy's cache key cost as much as running it; a kept
-    # statement is also compiled once (Prepared). `in_stock` is the inventory domain's condition, one
-    # object built once, so it keys the cache like the shape does.
+    # Building a statement and walking it for SQLAlchemy's cache key cost as much as running it: a kept
+    # statement skips both, and SQLAlchemy's compiled cache finds its SQL. `in_stock` is the inventory
+    # domain's condition, one object built once, so it keys the cache like the shape does.
     return _build(shape, in_stock)
 
 
@@ -186,7 +137,7 @@ def _build(shape: _Shape, in_stock: ColumnElement[bool] | None) -> _Plan:
     if shape.paged:
         count = select(func.count()).select_from(statement.subquery())
         rows = _order(statement, keys).offset(bindparam("offset", type_=Integer)).limit(limit)
-        return _Plan(Prepared(rows), keys, Prepared(count))
+        return _Plan(rows, keys, count)
     if keys[0].name == "rank":
         statement = statement.add_columns(keys[0].column.label("rank"))
     if shape.cursor:
@@ -194,22 +145,7 @@ def _build(shape: _Shape, in_stock: ColumnElement[bool] | None) -> _Plan:
         after = tuple_(*(bindparam(f"after_{key.name}", type_=key.column.type) for key in keys))
         # All keys of one sort share a direction, so one row-value comparison continues after the cursor.
         statement = statement.where(columns < after if keys[0].descending else columns > after)
-    return _Plan(Prepared(_order(statement, keys).limit(limit)), keys, None)
-
-
-def _with_relations(session: Session, page: ProductPage, postgres: bool) -> ProductPage:
-    """Add the page's active variants and its categories: one query each, whatever the page size."""
-    if not page.items:
-        return page
-    product_ids = [row[_ID] for row in page.items]
-    for variant in _VARIANTS[postgres].rows(session, {"product_ids": product_ids}):
-        page.variants.setdefault(variant[_VARIANT_PRODUCT_ID], []).append(variant)
-    category_ids = list(
-        dict.fromkeys(row[_CATEGORY_ID] for row in page.items if row[_CATEGORY_ID] is not None)
-    )
-    categories = _CATEGORIES[postgres].rows(session, {"ids": category_ids})
-    page.categories = {category[0]: category for category in categories}
-    return page
+    return _Plan(_order(statement, keys).limit(limit), keys, None)
 
 
 def _search_params(words: list[str] | None, postgres: bool) -> dict[str, Any]:
@@ -277,23 +213,21 @@ def _keyset(
     if cursor:
         position = decode_cursor(cursor, keys=tuple(key.name for key in plan.keys))
         params.update({f"after_{key.name}": _cursor_value(key, position[key.name]) for key in plan.keys})
-    rows = plan.rows.rows(session, {**params, "limit": limit + 1})
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor({key.name: _position(key, last) for key in plan.keys})
-    return ProductPage(list(rows[:limit]), next_cursor=next_cursor)
+    rows = session.execute(plan.rows, {**params, "limit": limit + 1}).all()
+    page = page_after(rows, limit, lambda row: {key.name: _position(key, row) for key in plan.keys})
+    return ProductPage(page.items, next_cursor=page.next_cursor)
 
 
 def _page(session: Session, plan: _Plan, params: dict[str, Any], page: int, per_page: int) -> ProductPage:
-    total = plan.total.first(session, params)[0] if plan.total is not None else 0
-    rows = plan.rows.rows(session, {**params, "offset": (page - 1) * per_page, "limit": per_page})
-    return ProductPage(list(rows), total=total or 0)
+    total = session.execute(plan.total, params).scalar_one() if plan.total is not None else 0
+    rows = session.execute(plan.rows, {**params, "offset": (page - 1) * per_page, "limit": per_page}).all()
+    return ProductPage(list(rows), total=total)
 
 
 def _position(key: _Key, row: AnyRow) -> Any:
-    value = {"id": row[_ID], "price": row[_PRICE], "rating": str(row[_RATING])}.get(key.name)
-    return row[_RANK] if key.name == "rank" else value
+    if key.name == "rating":
+        return str(row.rating_avg)  # a NUMERIC: exact as text, as _cursor_value reads it back
+    return {"id": row.id, "price": row.min_price_cents, "rank": getattr(row, "rank", None)}[key.name]
 
 
 _INT_RANGES = {"id": (1, MAX_ID), "price": (0, MAX_CENTS)}

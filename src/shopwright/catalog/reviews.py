@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import Numeric, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
+from shopwright.catalog import display
 from shopwright.catalog.errors import ReviewExists
 from shopwright.catalog.models import Product, Review, listed
 from shopwright.catalog.schemas import ReviewCreate
 from shopwright.catalog.service import get_product
+from shopwright.db import AnyRow
 from shopwright.pagination import KeysetPage, keyset_page
 
 
@@ -55,33 +57,22 @@ def list_reviews(session: Session, product_id: int, *, limit: int, cursor: str |
     return keyset_page(session, statement, Review.id, limit=limit, cursor=cursor)
 
 
-def recommend(session: Session, product_id: int, *, preferred: list[int], limit: int = 8) -> list[Product]:
-    """Return products to suggest: the `preferred` ids first (as ranked), then the newest of its category.
+def recommend(session: Session, product_id: int, *, preferred: list[int], limit: int = 8) -> list[AnyRow]:
+    """Return products to suggest (display.PRODUCT rows): the `preferred` ids first (as ranked), then the
+    newest of its category.
 
     Only listed products (active, not deleted) and never the product itself.
     """
-    product = get_product(session, product_id)
-    shown = (listed(), Product.id != product_id)
-    options = (selectinload(Product.variants), selectinload(Product.category))
-    ranked = (
-        {
-            p.id: p
-            for p in session.scalars(
-                select(Product).where(Product.id.in_(preferred), *shown).options(*options)
-            )
-        }
-        if preferred
-        else {}
-    )
-    chosen = [ranked[i] for i in preferred if i in ranked][:limit]
+    product = display.get_product_row(session, product_id)
+    chosen = display.listed_products(session, [i for i in preferred if i != product_id])[:limit]
     if len(chosen) < limit and product.category_id is not None:  # no category, no category to fill from
-        chosen += session.scalars(
-            select(Product)
-            .where(
-                Product.category_id == product.category_id, Product.id.not_in([p.id for p in chosen]), *shown
+        chosen += session.execute(
+            display.PRODUCT.where(
+                Product.category_id == product.category_id,
+                Product.id.not_in([product_id, *(row.id for row in chosen)]),
+                listed(),
             )
             .order_by(Product.id.desc())
             .limit(limit - len(chosen))
-            .options(*options)
         ).all()
     return chosen

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 from flask import Response, current_app, request
 from flask_openapi import APIBlueprint, Tag
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id, login_required
-from shopwright.catalog import listing, reviews, service
-from shopwright.catalog.models import Category, Product
+from shopwright.catalog import display, listing, reviews, service
+from shopwright.catalog.models import Category, Variant
 from shopwright.catalog.schemas import (
     CategoryCreate,
     CategoryNode,
@@ -34,11 +35,11 @@ from shopwright.catalog.schemas import (
     VariantPath,
     VariantUpdate,
 )
-from shopwright.db import get_read_session, get_session
+from shopwright.db import AnyRow, get_read_session, get_session
 from shopwright.inventory import service as inventory
 from shopwright.openapi import ETAG, NOT_MODIFIED, json_answer
 from shopwright.orders import purchases
-from shopwright.schemas import ItemList, LimitQuery, Page, iso_utc
+from shopwright.schemas import ItemList, LimitQuery, Page
 from shopwright.web import Result, no_content, respond
 
 products_bp = APIBlueprint("products", __name__, url_prefix="/api/products", abp_tags=[Tag(name="Catalog")])
@@ -71,7 +72,7 @@ def list_products(query: ProductQuery) -> Result:
 )
 def get_product(path: ProductPath) -> Result:
     session = get_read_session()
-    return _products_out(session, [service.get_product(session, path.product_id)])[0]
+    return _product_answer(session, display.get_product_row(session, path.product_id))
 
 
 @products_bp.get(
@@ -109,8 +110,8 @@ def add_review(path: ProductPath, body: ReviewCreate) -> Result:
 def recommendations(path: ProductPath) -> Result:
     session = get_read_session()
     ranked = purchases.recommendation_ranking(session, path.product_id, limit=RECOMMENDATIONS)
-    products = reviews.recommend(session, path.product_id, preferred=ranked, limit=RECOMMENDATIONS)
-    return {"items": _products_out(session, products)}
+    rows = reviews.recommend(session, path.product_id, preferred=ranked, limit=RECOMMENDATIONS)
+    return {"items": _products_json(session, rows)}
 
 
 @categories_bp.get(
@@ -142,7 +143,7 @@ def category_products(path: CategoryPath, query: ListingQuery) -> Result:
 @admin_required
 def create_product(body: ProductCreate) -> Result:
     session = get_session()
-    return _products_out(session, [inventory.create_product(session, body)])[0], 201
+    return _product_answer(session, inventory.create_product(session, body).id), 201
 
 
 @products_bp.put(
@@ -162,7 +163,7 @@ def create_product(body: ProductCreate) -> Result:
 @admin_required
 def update_product(path: ProductPath, body: ProductUpdate) -> Result:
     session = get_session()
-    return _products_out(session, [inventory.update_product(session, path.product_id, body)])[0]
+    return _product_answer(session, inventory.update_product(session, path.product_id, body).id)
 
 
 @products_bp.delete(
@@ -240,12 +241,11 @@ def delete_category(path: CategoryPath) -> Result:
     return no_content()
 
 
-# --- serialisation ---------------------------------------------------------------------------
+# --- serialisation: every product answer is display.product_json ------------------------------
 def _listing(query: ProductQuery) -> Response:
     session = get_read_session()
     page = listing.list_products(session, query, in_stock=inventory.in_stock_condition())
-    available = inventory.availability(session, page.variant_ids())
-    body: dict[str, Any] = {"items": _listed_products(page, available)}
+    body: dict[str, Any] = {"items": _products_json(session, page.items)}
     if page.total is not None:
         body.update(page=query.page or 1, per_page=query.per_page or query.limit, total=page.total)
     else:
@@ -265,85 +265,23 @@ def _with_etag(body: dict[str, Any]) -> Response:
     return response
 
 
-def _products_out(session: Session, products: Sequence[Product]) -> list[dict[str, Any]]:
-    available = inventory.availability(session, (v.id for p in products for v in p.variants))
-    return [_product_out(p, available) for p in products]
+def _products_json(session: Session, rows: Sequence[AnyRow]) -> list[dict[str, Any]]:
+    """Return product rows (display.PRODUCT) with their variants for sale, as the API sends them."""
+    return display.products_json(rows, inventory.variants_for_sale(session, [row.id for row in rows]))
 
 
-def _product_out(product: Product, available: dict[int, int]) -> dict[str, Any]:
-    variants = [
-        VariantOut.model_validate(v).model_copy(update={"available": available.get(v.id, 0)})
-        for v in product.variants
-        if v.is_active
-    ]
-    out = ProductOut(
-        id=product.id,
-        name=product.name,
-        slug=product.slug,
-        description=product.description,
-        category=product.category,
-        price_cents=product.min_price_cents,
-        currency=product.currency,
-        in_stock=any(v.available > 0 for v in variants),
-        rating_avg=float(product.rating_avg),
-        rating_count=product.rating_count,
-        variants=variants,
-        created_at=product.created_at,
-        updated_at=product.updated_at,
+def _product_answer(session: Session, product: AnyRow | int) -> dict[str, Any]:
+    """Return one product as the API sends it; given an id, read it whatever its state (admin answers)."""
+    row = (
+        product
+        if isinstance(product, Row)
+        else display.get_product_row(session, product, include_hidden=True)
     )
-    return out.model_dump(mode="json")
+    return _products_json(session, [row])[0]
 
 
-def _listed_products(page: listing.ProductPage, available: dict[int, int]) -> list[dict[str, Any]]:
-    """Build the items exactly as ProductOut dumps them, from the list's rows (no ORM, no Pydantic)."""
-    items = []
-    for row in page.items:
-        # Unpacked in listing.PRODUCT_COLUMNS order, ~3x faster than a lookup per field (a relevance
-        # rank may follow). tests/api/test_catalog_list_output.py holds every item to ProductOut.
-        pid, name, slug, description, category_id, price, currency, rating, count, created, updated = row[:11]
-        variants = _listed_variants(page.variants.get(pid, ()), available)
-        ref = page.categories.get(category_id)  # None: the product has no category
-        items.append(
-            {
-                "id": pid,
-                "name": name,
-                "slug": slug,
-                "description": description,
-                "category": {"id": ref[0], "name": ref[1], "slug": ref[2]} if ref else None,
-                "price_cents": price,
-                "currency": currency,
-                "in_stock": any(variant["available"] > 0 for variant in variants),
-                "rating_avg": float(rating),
-                "rating_count": count,
-                "variants": variants,
-                "created_at": iso_utc(created),
-                "updated_at": iso_utc(updated),
-            }
-        )
-    return items
-
-
-def _listed_variants(rows: Iterable[Any], available: dict[int, int]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": vid,
-            "sku": sku,
-            "name": name,
-            "price_cents": price,
-            "currency": currency,
-            "attributes": attributes,
-            "is_default": is_default,
-            "available": available.get(vid, 0),
-        }
-        for vid, _product_id, sku, name, price, currency, attributes, is_default in rows  # listing's order
-    ]
-
-
-def _variant_out(variant: Any) -> dict[str, Any]:
-    available = inventory.availability(get_session(), [variant.id]).get(variant.id, 0)
-    return (
-        VariantOut.model_validate(variant).model_copy(update={"available": available}).model_dump(mode="json")
-    )
+def _variant_out(variant: Variant) -> dict[str, Any]:
+    return display.variant_json(inventory.variant_for_sale(get_session(), variant.id))
 
 
 def _tree(categories: list[Category]) -> list[dict[str, Any]]:

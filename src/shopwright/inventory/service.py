@@ -7,17 +7,17 @@ re-checks the rule on the locked row, so no check-then-act window exists.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from shopwright.catalog import service as catalog
 from shopwright.catalog.errors import VariantNotFound
 from shopwright.catalog.models import Product, Variant
 from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
-from shopwright.db import Prepared, get_by_id, id_among, is_postgres, table_of
+from shopwright.db import AnyRow, get_by_id, id_among, is_postgres, table_of
 from shopwright.errors import InvalidRequest
 from shopwright.inventory.errors import OutOfStock, StockBelowReserved
 from shopwright.inventory.models import StockLevel
@@ -32,18 +32,18 @@ StockRow = Row[int, int, str, str, str, int, int, int]
 # DML machinery is skipped; `updated_at` still gets its onupdate value. "units" and "variant" are
 # bound names: a column's own name is reserved for its SET value.
 _STOCK = table_of(StockLevel)
-_RELEASE = Prepared(
+_RELEASE = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"))
     .values(reserved=_STOCK.c.reserved - bindparam("units"))
 )
-_SELL_RESERVED = Prepared(
+_SELL_RESERVED = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"), _STOCK.c.reserved >= bindparam("units"))
     .values(quantity=_STOCK.c.quantity - bindparam("units"), reserved=_STOCK.c.reserved - bindparam("units"))
     .returning(_STOCK.c.variant_id)
 )
-_RESTOCK = Prepared(
+_RESTOCK = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"))
     .values(quantity=_STOCK.c.quantity + bindparam("units"))
@@ -113,7 +113,7 @@ def release(session: Session, quantities: Mapping[int, int]) -> int:
     # so they queue instead of deadlocking.
     for variant_id, quantity in sorted(quantities.items()):
         if quantity > 0:
-            _RELEASE.rows(session, {"variant": variant_id, "units": quantity})
+            session.execute(_RELEASE, {"variant": variant_id, "units": quantity})
     return sum(quantities.values())
 
 
@@ -121,7 +121,7 @@ def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
     """Turn reserved units into sold ones; runs inside the caller's transaction."""
     # One statement per line, not an executemany: each row's RETURNING says which line lacks its reservation.
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
-        sold = _SELL_RESERVED.first(session, {"variant": variant_id, "units": quantity})
+        sold = session.execute(_SELL_RESERVED, {"variant": variant_id, "units": quantity}).first()
         if sold is None:  # the reservation accounting is broken: refuse rather than oversell
             raise _out_of_stock(session, variant_id, quantity)
 
@@ -148,7 +148,7 @@ def restock(session: Session, quantities: Mapping[int, int]) -> None:
     """Put sold units back (cancelled or reduced orders); runs inside the caller's transaction."""
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         if quantity > 0:
-            _RESTOCK.rows(session, {"variant": variant_id, "units": quantity})
+            session.execute(_RESTOCK, {"variant": variant_id, "units": quantity})
 
 
 def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
@@ -237,24 +237,45 @@ def _change_quantity(session: Session, variant_id: int, delta: int) -> None:
     raise _below_reserved(level.reserved)
 
 
-def availability(session: Session, variant_ids: Iterable[int]) -> dict[int, int]:
-    """Return units available (quantity - reserved) per variant; variants without stock rows have 0."""
-    ids = list(variant_ids)
-    if not ids:
+def variants_for_sale(session: Session, product_ids: Sequence[int]) -> dict[int, list[AnyRow]]:
+    """Return the products' active variants (id order) with units `available`, by product id.
+
+    One query for any number of products: the rows catalog.display.variant_json shows.
+    """
+    if not product_ids:
         return {}
-    rows = _AVAILABILITY[is_postgres(session)].rows(session, {"variant_ids": ids})
-    return {variant_id: int(available) for variant_id, available in rows}
+    variants: dict[int, list[AnyRow]] = {}
+    for row in session.execute(_VARIANTS_FOR_SALE[is_postgres(session)], {"product_ids": list(product_ids)}):
+        variants.setdefault(row.product_id, []).append(row)
+    return variants
 
 
-# Built once per dialect (True: PostgreSQL): product lists call availability() on every request.
-_AVAILABILITY = {
-    postgres: Prepared(
-        select(_STOCK.c.variant_id, _STOCK.c.quantity - _STOCK.c.reserved).where(
-            id_among(_STOCK.c.variant_id, "variant_ids", postgres)
-        )
+def variant_for_sale(session: Session, variant_id: int) -> AnyRow:
+    """Return one variant's row as variants_for_sale shows it, whether or not it is active."""
+    return session.execute(_VARIANT_WITH_STOCK, {"variant_id": variant_id}).one()
+
+
+_V = table_of(Variant)
+_WITH_STOCK = select(
+    _V.c.id,
+    _V.c.product_id,
+    _V.c.sku,
+    _V.c.name,
+    _V.c.price_cents,
+    _V.c.currency,
+    _V.c.attributes,
+    _V.c.is_default,
+    # A variant without a stock row has none available.
+    func.coalesce(_STOCK.c.quantity - _STOCK.c.reserved, 0).label("available"),
+).select_from(_V.outerjoin(_STOCK, _STOCK.c.variant_id == _V.c.id))
+# Built once per dialect (True: PostgreSQL): every product answer runs one of these.
+_VARIANTS_FOR_SALE = {
+    postgres: _WITH_STOCK.where(id_among(_V.c.product_id, "product_ids", postgres), _V.c.is_active).order_by(
+        _V.c.id
     )
     for postgres in (True, False)
 }
+_VARIANT_WITH_STOCK = _WITH_STOCK.where(_V.c.id == bindparam("variant_id"))
 
 
 @functools.cache

@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shopwright import idempotency, outbox
 from shopwright.cart import checkout as cart_checkout
 from shopwright.cart.checkout import CheckoutLine
-from shopwright.db import Prepared, table_of, utcnow
+from shopwright.db import table_of, utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.orders.errors import UnsupportedShippingCountry
@@ -63,23 +64,23 @@ class PlacedOrder:
 # so did building transient Order objects to render (≈ 0.2 ms): the response reads a PlacedOrder.
 _ORDERS = table_of(Order)
 _ITEMS = table_of(OrderItem)
-_INSERT_ORDER = Prepared(insert(_ORDERS).returning(_ORDERS.c.id))
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
 _ITEM_COLUMNS = tuple(column.key for column in _ITEMS.c if column.key != "id")  # = _item_values' keys
 # Lines per INSERT: 10 parameters a line, and PostgreSQL takes at most 65,535 in one statement.
 ITEM_BATCH = 500
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_items(lines: int) -> Prepared:
-    """Return one INSERT of `lines` rows (parameters `<column>_<n>`), built and compiled once per size."""
+def _insert_items(lines: int) -> ReturningInsert[Any]:
+    """Return one INSERT of `lines` rows (parameters `<column>_<n>`), built once per size."""
     rows: list[dict[str, Any]] = [
         {key: bindparam(f"{key}_{n}") for key in _ITEM_COLUMNS} for n in range(lines)
     ]
     # Ids come back with their variant (unique within an order): RETURNING's row order does not matter.
-    return Prepared(insert(_ITEMS).values(rows).returning(_ITEMS.c.id, _ITEMS.c.variant_id))
+    return insert(_ITEMS).values(rows).returning(_ITEMS.c.id, _ITEMS.c.variant_id)
 
 
-_RETOTAL = Prepared(update(_ORDERS).where(_ORDERS.c.id == bindparam("order")))  # SET: the parameters' columns
+_RETOTAL = update(_ORDERS).where(_ORDERS.c.id == bindparam("order"))  # SET: the parameters' columns
 
 
 def place_order(
@@ -140,13 +141,13 @@ def _insert_order(
         "updated_at": now,
         **asdict(compute_totals(rules, subtotal, 0, country)),
     }
-    order_id = _INSERT_ORDER.first(session, values)[0]
+    order_id = session.execute(_INSERT_ORDER, values).scalar_one()
     items = [_item_values(order_id, line) for line in lines]
     ids: dict[int, int] = {}
     for start in range(0, len(items), ITEM_BATCH):
         batch = items[start : start + ITEM_BATCH]
         params = {f"{key}_{n}": value for n, item in enumerate(batch) for key, value in item.items()}
-        ids.update((variant, item) for item, variant in _insert_items(len(batch)).rows(session, params))
+        ids.update((row.variant_id, row.id) for row in session.execute(_insert_items(len(batch)), params))
     return PlacedOrder(
         id=order_id, **values, items=[{"id": ids[item["variant_id"]], **item} for item in items]
     )
@@ -179,7 +180,7 @@ def _redeem_voucher(session: Session, order: PlacedOrder, code: str, rules: Pric
     totals = compute_totals(rules, order.subtotal_cents, discount, order.shipping_country)
     apply_totals(order, totals)
     order.updated_at = utcnow()
-    _RETOTAL.rows(session, {"order": order.id, "updated_at": order.updated_at, **asdict(totals)})
+    session.execute(_RETOTAL, {"order": order.id, "updated_at": order.updated_at, **asdict(totals)})
 
 
 def _paid_at_checkout(session: Session, order: PlacedOrder) -> None:
@@ -187,7 +188,7 @@ def _paid_at_checkout(session: Session, order: PlacedOrder) -> None:
     order.status = PAID
     order.paid_at = order.updated_at = utcnow()
     params = {"order": order.id, "status": PAID, "paid_at": order.paid_at, "updated_at": order.updated_at}
-    _RETOTAL.rows(session, params)
+    session.execute(_RETOTAL, params)
     publish_paid(session, order.id, order.user_id, payment_id=None)
 
 
