@@ -41,3 +41,26 @@ def test_cart_statements_do_not_grow_with_its_lines(
     assert budgets[0] == budgets[1], (
         f"statements for 1 line vs 25 lines (read, add, clear - lines): {budgets}"
     )
+
+
+def test_reading_adding_and_removing_cost_fixed_statements(
+    shop: Shop, client: FlaskClient, committed_db: Engine
+) -> None:
+    log = StatementLog([committed_db])
+    shopper, extra = _shopper_with_lines(shop, client, 3)
+    shopper.get()  # the cart exists and is live
+
+    read = log.count(shopper.get)
+    added: dict[str, Any] = {}
+    add = log.count(lambda: added.update(shopper.added(1, product_id=extra["id"])))
+    line = next(item for item in added["items"] if item["product_id"] == extra["id"])
+    remove = log.count(
+        lambda: shopper.client.delete(f"{CART}/items/{line['id']}", headers=shopper.account.headers)
+    )
+
+    # SQLite issues its own BEGIN for every transaction (see db.make_engine); the SQLite app of the tests
+    # has no Redis, so the revocation list is read from the database first (a BEGIN and a SELECT).
+    begin = 3 if committed_db.dialect.name == "sqlite" else 0
+    # read: the active cart (no lock), its lines. add: lock the cart, the variant, the lines, reserve,
+    # insert the line, the lines again, the cart's expiry. remove: lock, lines, release, delete, lines, expiry.
+    assert (read, add, remove) == (begin + 2, begin + 7, begin + 6)

@@ -11,13 +11,13 @@ so a cart's reservations are released exactly once, whoever gets there first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, select, text, true, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, true, update
 from sqlalchemy.orm import Session
 
 from shopwright.cart.errors import (
@@ -29,10 +29,10 @@ from shopwright.cart.errors import (
 )
 from shopwright.cart.models import ACTIVE, ACTIVE_PREDICATE, CONVERTED, EXPIRED, Cart, CartItem
 from shopwright.cart.schemas import MAX_LINE_QUANTITY, CartItemIn
-from shopwright.cart.view import CartView, load_view
+from shopwright.cart.view import CartView, active_cart, cart_lines, load_view, view_of
 from shopwright.catalog.models import Product, Variant, sellable
 from shopwright.config import Settings
-from shopwright.db import conflict_insert, get_by_id, utcnow
+from shopwright.db import AnyRow, conflict_insert, table_of, utcnow
 from shopwright.inventory import service as inventory
 
 
@@ -54,15 +54,41 @@ class CartRules:
         )
 
 
+# A cart's lines change through these statements, built once (building one costs about as much as
+# running it), always with the cart locked. Reads of the lines are cart.view.cart_lines.
+_ITEMS, _VARIANTS = table_of(CartItem), table_of(Variant)
+_ADD_LINE = insert(_ITEMS)
+_SET_QUANTITY = update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(quantity=bindparam("quantity"))
+_MOVE_LINE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(saved_for_later=bindparam("saved"))
+_DELETE_LINE = delete(_ITEMS).where(_ITEMS.c.id == bindparam("item"))
+_SELLABLE = (
+    select(_VARIANTS.c.id, _VARIANTS.c.currency)
+    .join(Product, _VARIANTS.c.product_id == Product.id)
+    .where(sellable())
+)
+_SELLABLE_VARIANT = _SELLABLE.where(_VARIANTS.c.id == bindparam("variant_id"))
+_SELLABLE_DEFAULT_VARIANT = _SELLABLE.where(
+    _VARIANTS.c.product_id == bindparam("product_id"), _VARIANTS.c.is_default.is_(True)
+)
+
+
 class ExpiredCarts(NamedTuple):
     carts: int
     units: int
 
 
 def view_cart(session: Session, user_id: int, *, rules: CartRules) -> CartView:
-    """Return the customer's active cart, expiring a lapsed one first (its lines become saved items)."""
-    with _cart_transaction(session, user_id, rules.ttl) as cart:
-        return load_view(session, cart)
+    """Return the customer's active cart, expiring a lapsed one first (its lines become saved items).
+
+    A live cart is read without a lock, so reads never queue behind each other or behind a change; only
+    a missing or lapsed cart takes the change path (the cart's lock) to open or expire it.
+    """
+    with session.begin():
+        cart = active_cart(session, user_id)
+        if cart is not None and cart.expires_at > utcnow():
+            return load_view(session, cart)
+    with _cart_transaction(session, user_id, rules.ttl) as locked:
+        return load_view(session, locked)
 
 
 def add_item(
@@ -75,16 +101,19 @@ def add_item(
     """Add units of a variant (or a product's default variant), reserving them; an existing line grows."""
     with _cart_transaction(session, user_id, rules.ttl) as cart:
         variant = _purchasable_variant(session, product_id=data.product_id, variant_id=data.variant_id)
-        line = _find_line(session, cart.id, variant.id, saved=False)
+        lines = cart_lines(session, cart.id)
+        line = _find_line(lines, variant.id, saved=False)
         if line is None:
-            _check_room(session, cart.id, rules.max_lines)
+            _check_room(lines, rules.max_lines)
         _check_line_quantity(data.quantity + (line.quantity if line else 0))
-        _check_currency(session, cart.id, variant.currency)
+        _check_currency(lines, variant.currency)
         inventory.reserve(session, variant.id, data.quantity)
         if line is None:
-            session.add(CartItem(cart_id=cart.id, variant_id=variant.id, quantity=data.quantity))
+            session.execute(
+                _ADD_LINE, {"cart_id": cart.id, "variant_id": variant.id, "quantity": data.quantity}
+            )
         else:
-            line.quantity += data.quantity
+            session.execute(_SET_QUANTITY, {"item": line.id, "quantity": line.quantity + data.quantity})
         return _touched(session, cart, rules, reserved=True)
 
 
@@ -98,17 +127,17 @@ def set_item_quantity(
 ) -> CartView:
     """Set a cart line's quantity, reserving or releasing the difference; 0 removes the line."""
     with _cart_transaction(session, user_id, rules.ttl) as cart:
-        line = _get_line(session, cart.id, item_id, saved=False)
+        line = _get_line(cart_lines(session, cart.id), item_id, saved=False)
         if quantity == 0:
             inventory.release(session, {line.variant_id: line.quantity})
-            session.delete(line)
+            session.execute(_DELETE_LINE, {"item": line.id})
         elif quantity > line.quantity:
             _purchasable_variant(session, variant_id=line.variant_id)
             inventory.reserve(session, line.variant_id, quantity - line.quantity)
-            line.quantity = quantity
+            session.execute(_SET_QUANTITY, {"item": line.id, "quantity": quantity})
         else:
             inventory.release(session, {line.variant_id: line.quantity - quantity})
-            line.quantity = quantity
+            session.execute(_SET_QUANTITY, {"item": line.id, "quantity": quantity})
         return _touched(session, cart, rules)
 
 
@@ -120,7 +149,8 @@ def remove_item(session: Session, user_id: int, item_id: int, *, rules: CartRule
 def remove_saved_item(session: Session, user_id: int, item_id: int, *, rules: CartRules) -> CartView:
     """Remove a saved-for-later item (it holds no reservation)."""
     with _cart_transaction(session, user_id, rules.ttl) as cart:
-        session.delete(_get_line(session, cart.id, item_id, saved=True))
+        line = _get_line(cart_lines(session, cart.id), item_id, saved=True)
+        session.execute(_DELETE_LINE, {"item": line.id})
         return _touched(session, cart, rules)
 
 
@@ -137,9 +167,10 @@ def clear_cart(session: Session, user_id: int, *, rules: CartRules) -> CartView:
 def save_for_later(session: Session, user_id: int, item_id: int, *, rules: CartRules) -> CartView:
     """Move a cart line to the saved items, releasing its reservation."""
     with _cart_transaction(session, user_id, rules.ttl) as cart:
-        line = _get_line(session, cart.id, item_id, saved=False)
+        lines = cart_lines(session, cart.id)
+        line = _get_line(lines, item_id, saved=False)
         inventory.release(session, {line.variant_id: line.quantity})
-        _move_line(session, line, saved=True)
+        _move_line(session, lines, line, saved=True)
         return _touched(session, cart, rules)
 
 
@@ -152,15 +183,16 @@ def move_to_cart(
 ) -> CartView:
     """Move a saved item back into the cart, reserving its units again (409 if not available)."""
     with _cart_transaction(session, user_id, rules.ttl) as cart:
-        line = _get_line(session, cart.id, item_id, saved=True)
+        lines = cart_lines(session, cart.id)
+        line = _get_line(lines, item_id, saved=True)
         variant = _purchasable_variant(session, variant_id=line.variant_id)
-        target = _find_line(session, cart.id, line.variant_id, saved=False)
+        target = _find_line(lines, line.variant_id, saved=False)
         if target is None:
-            _check_room(session, cart.id, rules.max_lines)
+            _check_room(lines, rules.max_lines)
         _check_line_quantity(line.quantity + (target.quantity if target else 0))
-        _check_currency(session, cart.id, variant.currency)
+        _check_currency(lines, variant.currency)
         inventory.reserve(session, line.variant_id, line.quantity)
-        _move_line(session, line, saved=False)
+        _move_line(session, lines, line, saved=False)
         return _touched(session, cart, rules, reserved=True)
 
 
@@ -285,46 +317,39 @@ def _release_lines(session: Session, cart_ids: list[int]) -> int:
 
 def _purchasable_variant(
     session: Session, *, product_id: int | None = None, variant_id: int | None = None
-) -> Variant:
-    """Return the variant (or the product's default variant) if customers can buy it, else 404."""
-    query = select(Variant).join(Product, Variant.product_id == Product.id)
+) -> AnyRow:
+    """Return the variant (or the product's default variant) if customers can buy it (id, currency)."""
     if variant_id is not None:
-        query = query.where(Variant.id == variant_id)
+        variant = session.execute(_SELLABLE_VARIANT, {"variant_id": variant_id}).first()
     else:
-        query = query.where(Variant.product_id == product_id, Variant.is_default.is_(True))
-    variant = session.scalars(query.where(sellable())).first()
+        variant = session.execute(_SELLABLE_DEFAULT_VARIANT, {"product_id": product_id}).first()
     if variant is None:
         what = f"variant {variant_id}" if variant_id is not None else f"product {product_id}"
         raise ProductUnavailable(f"{what.capitalize()} is not available")
     return variant
 
 
-def _find_line(session: Session, cart_id: int, variant_id: int, *, saved: bool) -> CartItem | None:
-    return session.scalars(
-        select(CartItem).where(
-            CartItem.cart_id == cart_id,
-            CartItem.variant_id == variant_id,
-            CartItem.saved_for_later.is_(saved),
-        )
-    ).first()
+def _find_line(lines: Sequence[AnyRow], variant_id: int, *, saved: bool) -> AnyRow | None:
+    return next((row for row in lines if row.variant_id == variant_id and row.saved_for_later == saved), None)
 
 
-def _get_line(session: Session, cart_id: int, item_id: int, *, saved: bool) -> CartItem:
-    line = get_by_id(session, CartItem, item_id)
-    if line is None or line.cart_id != cart_id or line.saved_for_later != saved:
+def _get_line(lines: Sequence[AnyRow], item_id: int, *, saved: bool) -> AnyRow:
+    line = next((row for row in lines if row.id == item_id and row.saved_for_later == saved), None)
+    if line is None:
         kind = "saved item" if saved else "cart item"
         raise CartItemNotFound(f"No {kind} {item_id} in your cart")
     return line
 
 
-def _move_line(session: Session, line: CartItem, *, saved: bool) -> None:
+def _move_line(session: Session, lines: Sequence[AnyRow], line: AnyRow, *, saved: bool) -> None:
     """Move a line between the cart and the saved items, merging into the variant's line already there."""
-    target = _find_line(session, line.cart_id, line.variant_id, saved=saved)
+    target = _find_line(lines, line.variant_id, saved=saved)
     if target is None:
-        line.saved_for_later = saved
+        session.execute(_MOVE_LINE, {"item": line.id, "saved": saved})
         return
-    target.quantity = min(target.quantity + line.quantity, MAX_LINE_QUANTITY)
-    session.delete(line)
+    quantity = min(target.quantity + line.quantity, MAX_LINE_QUANTITY)
+    session.execute(_SET_QUANTITY, {"item": target.id, "quantity": quantity})
+    session.execute(_DELETE_LINE, {"item": line.id})
 
 
 def _check_line_quantity(quantity: int) -> None:
@@ -337,12 +362,9 @@ def _check_line_quantity(quantity: int) -> None:
         )
 
 
-def _check_currency(session: Session, cart_id: int, currency: str) -> None:
-    other = session.scalar(
-        select(Variant.currency)
-        .join(CartItem, CartItem.variant_id == Variant.id)
-        .where(CartItem.cart_id == cart_id, CartItem.saved_for_later.is_(False), Variant.currency != currency)
-        .limit(1)
+def _check_currency(lines: Sequence[AnyRow], currency: str) -> None:
+    other = next(
+        (row.currency for row in lines if not row.saved_for_later and row.currency != currency), None
     )
     if other is not None:
         raise CartCurrencyMismatch(f"Your cart is in {other}; this item is priced in {currency}")
@@ -354,32 +376,24 @@ def _touched(session: Session, cart: Cart, rules: CartRules, *, reserved: bool =
     `reserved`: the change reserved stock; the first reservation starts the hold. A cart left holding
     nothing ends it (the next reservation starts a new one).
     """
+    lines = cart_lines(session, cart.id)
     now = utcnow()
-    if reserved and cart.held_since is None:
+    if all(line.saved_for_later for line in lines):
+        cart.held_since = None
+    elif reserved and cart.held_since is None:
         cart.held_since = now
     cart.expires_at = now + rules.ttl
     if cart.held_since is not None and rules.max_hold is not None:
         cart.expires_at = min(cart.expires_at, cart.held_since + rules.max_hold)
     session.flush()
-    view = load_view(session, cart)
-    if not view.items and cart.held_since is not None:
-        cart.held_since = None
-        cart.expires_at = now + rules.ttl
-        session.flush()
-        view = replace(view, expires_at=cart.expires_at)
-    return view
+    return view_of(cart.id, cart.expires_at, lines)
 
 
-def _check_room(session: Session, cart_id: int, max_lines: int | None) -> None:
+def _check_room(lines: Sequence[AnyRow], max_lines: int | None) -> None:
     """Refuse a new distinct line in a full cart; call with the cart locked (the count cannot race)."""
     if max_lines is None:
         return
-    lines = session.scalar(
-        select(func.count())
-        .select_from(CartItem)
-        .where(CartItem.cart_id == cart_id, CartItem.saved_for_later.is_(False))
-    )
-    if (lines or 0) >= max_lines:
+    if sum(not row.saved_for_later for row in lines) >= max_lines:
         raise CartFull(
             f"A cart holds at most {max_lines} different items; remove one or save it for later first",
             max_lines=max_lines,

@@ -1,17 +1,56 @@
-"""The cart as customers see it: lines at current prices, availability and totals (read-only)."""
+"""The cart as customers see it, and as checkout reads it: its lines at current prices, availability, totals.
+
+One query reads a cart's lines (`cart_lines`); the view and checkout both build on it. A line is
+`available` when customers can buy its variant (catalog.models.sellable); unavailable lines are shown but
+not totalled, and checkout refuses them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from shopwright.cart.models import Cart, CartItem
-from shopwright.catalog.models import Product, Variant
+from shopwright.cart.models import ACTIVE, Cart, CartItem
+from shopwright.catalog.models import Product, Variant, sellable
+from shopwright.db import AnyRow, table_of
 
 DEFAULT_CURRENCY = "USD"
+
+_CARTS, _ITEMS, _VARIANTS, _PRODUCTS = (
+    table_of(Cart),
+    table_of(CartItem),
+    table_of(Variant),
+    table_of(Product),
+)
+# Statements built once (building one costs about as much as running it); rows are read by name.
+_LINES = (
+    select(
+        _ITEMS.c.id,
+        _ITEMS.c.quantity,
+        _ITEMS.c.saved_for_later,
+        _VARIANTS.c.id.label("variant_id"),
+        _VARIANTS.c.name.label("variant_name"),
+        _VARIANTS.c.sku,
+        _VARIANTS.c.price_cents,
+        _VARIANTS.c.cost_cents,
+        _VARIANTS.c.currency,
+        _PRODUCTS.c.id.label("product_id"),
+        _PRODUCTS.c.name,
+        sellable().label("available"),
+    )
+    .join(_VARIANTS, _ITEMS.c.variant_id == _VARIANTS.c.id)
+    .join(_PRODUCTS, _VARIANTS.c.product_id == _PRODUCTS.c.id)
+    .where(_ITEMS.c.cart_id == bindparam("cart_id"))
+    .order_by(_ITEMS.c.id)
+)
+# The customer's active cart, read without a lock: a read never queues behind a change.
+_ACTIVE_CART = select(_CARTS.c.id, _CARTS.c.expires_at).where(
+    _CARTS.c.user_id == bindparam("user_id"), _CARTS.c.status == ACTIVE
+)
 
 
 @dataclass(frozen=True)
@@ -40,55 +79,47 @@ class CartView:
     expires_at: datetime
 
 
-def load_view(session: Session, cart: Cart) -> CartView:
-    """Build the cart's view in one query; withdrawn products show as unavailable and are not totalled."""
-    rows = session.execute(
-        select(
-            CartItem.id,
-            CartItem.quantity,
-            CartItem.saved_for_later,
-            Variant.id,
-            Variant.name,
-            Variant.sku,
-            Variant.price_cents,
-            Variant.currency,
-            Variant.is_active,
-            Product.id,
-            Product.name,
-            Product.is_active,
-            Product.deleted_at,
-        )
-        .join(Variant, CartItem.variant_id == Variant.id)
-        .join(Product, Variant.product_id == Product.id)
-        .where(CartItem.cart_id == cart.id)
-        .order_by(CartItem.id)
-    ).all()
+def cart_lines(session: Session, cart_id: int) -> Sequence[AnyRow]:
+    """Return the cart's lines and saved items (in the order added) with their variant and product."""
+    return session.execute(_LINES, {"cart_id": cart_id}).all()
+
+
+def active_cart(session: Session, user_id: int) -> AnyRow | None:
+    """Return the customer's active cart (id, expires_at) without locking it, if there is one."""
+    return session.execute(_ACTIVE_CART, {"user_id": user_id}).first()
+
+
+def load_view(session: Session, cart: Cart | AnyRow) -> CartView:
+    """Return the view of a cart (anything with its `id` and `expires_at`)."""
+    return view_of(cart.id, cart.expires_at, cart_lines(session, cart.id))
+
+
+def view_of(cart_id: int, expires_at: datetime, rows: Sequence[AnyRow]) -> CartView:
+    """Build a cart's view from its lines (cart_lines); unavailable lines are not totalled."""
     items: list[CartLine] = []
     saved: list[CartLine] = []
     for row in rows:
-        (item_id, quantity, is_saved, variant_id, variant_name, sku, price, currency, variant_active,
-         product_id, product_name, product_active, deleted_at) = row  # fmt: skip
         line = CartLine(
-            id=item_id,
-            product_id=product_id,
-            variant_id=variant_id,
-            name=product_name,
-            variant_name=variant_name,
-            sku=sku,
-            quantity=quantity,
-            unit_price_cents=price,
-            line_total_cents=price * quantity,
-            currency=currency,
-            available=bool(variant_active and product_active and deleted_at is None),
+            id=row.id,
+            product_id=row.product_id,
+            variant_id=row.variant_id,
+            name=row.name,
+            variant_name=row.variant_name,
+            sku=row.sku,
+            quantity=row.quantity,
+            unit_price_cents=row.price_cents,
+            line_total_cents=row.price_cents * row.quantity,
+            currency=row.currency,
+            available=bool(row.available),
         )
-        (saved if is_saved else items).append(line)
+        (saved if row.saved_for_later else items).append(line)
     buyable = [line for line in items if line.available]
     return CartView(
-        id=cart.id,
+        id=cart_id,
         items=items,
         saved_items=saved,
         subtotal_cents=sum(line.line_total_cents for line in buyable),
         currency=items[0].currency if items else DEFAULT_CURRENCY,
         item_count=sum(line.quantity for line in buyable),
-        expires_at=cart.expires_at,
+        expires_at=expires_at,
     )

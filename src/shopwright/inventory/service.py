@@ -32,6 +32,19 @@ StockRow = Row[int, int, str, str, str, int, int, int]
 # DML machinery is skipped; `updated_at` still gets its onupdate value. "units" and "variant" are
 # bound names: a column's own name is reserved for its SET value.
 _STOCK = table_of(StockLevel)
+_AVAILABLE_UNITS = _STOCK.c.quantity - _STOCK.c.reserved >= bindparam("units")
+_RESERVE = (
+    update(_STOCK)
+    .where(_STOCK.c.variant_id == bindparam("variant"), _AVAILABLE_UNITS)
+    .values(reserved=_STOCK.c.reserved + bindparam("units"))
+    .returning(_STOCK.c.variant_id)
+)
+_SELL = (
+    update(_STOCK)
+    .where(_STOCK.c.variant_id == bindparam("variant"), _AVAILABLE_UNITS)
+    .values(quantity=_STOCK.c.quantity - bindparam("units"))
+    .returning(_STOCK.c.variant_id)
+)
 _RELEASE = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"))
@@ -104,7 +117,7 @@ def set_quantity(session: Session, variant_id: int, quantity: int) -> None:
 
 def reserve(session: Session, variant_id: int, quantity: int) -> None:
     """Reserve `quantity` units of a variant or raise OutOfStock; runs inside the caller's transaction."""
-    _take_available(session, variant_id, quantity, {StockLevel.reserved: StockLevel.reserved + quantity})
+    _take_available(session, _RESERVE, variant_id, quantity)
 
 
 def release(session: Session, quantities: Mapping[int, int]) -> int:
@@ -128,19 +141,12 @@ def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
 
 def sell(session: Session, variant_id: int, quantity: int) -> None:
     """Sell units from what is available or raise OutOfStock; runs inside the caller's transaction."""
-    _take_available(session, variant_id, quantity, {StockLevel.quantity: StockLevel.quantity - quantity})
+    _take_available(session, _SELL, variant_id, quantity)
 
 
-def _take_available(session: Session, variant_id: int, quantity: int, values: dict[Any, Any]) -> None:
+def _take_available(session: Session, statement: Any, variant_id: int, quantity: int) -> None:
     # One conditional UPDATE: the row lock it takes re-checks availability against every racing change.
-    taken = session.execute(
-        update(StockLevel)
-        .where(StockLevel.variant_id == variant_id, StockLevel.quantity - StockLevel.reserved >= quantity)
-        .values(values)
-        .returning(StockLevel.variant_id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if taken is None:
+    if session.execute(statement, {"variant": variant_id, "units": quantity}).first() is None:
         raise _out_of_stock(session, variant_id, quantity)
 
 
