@@ -23,8 +23,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,9 @@ import psycopg
 import redis
 from alembic import command
 from psycopg import sql
-from scenarios import SCENARIOS, Context, http_json
+from psycopg._connection_base import BaseConnection
+from scenarios import SCENARIOS, Call, Context, Scenario, http_json
+from werkzeug.test import Client
 
 from shopwright.cli import alembic_config
 from shopwright.config import Settings
@@ -55,6 +58,7 @@ GUNICORN_WORKERS = 2
 GUNICORN_ARGS = ["--workers", str(GUNICORN_WORKERS), "--worker-class", "gthread", "--threads", "4"]
 WRK_THREADS = 2
 WARMUP_SECONDS = 2
+SECRET_KEY = secrets.token_urlsafe(48)  # one per bench process: the baseline counted in-process reads it once
 
 
 # --- HTTP and processes ---------------------------------------------------------------------------
@@ -256,10 +260,95 @@ def check_same_answer(servers: dict[str, Server], path: str, headers: dict[str, 
         raise SystemExit(f"the servers answer differently: {answers}")
 
 
+# --- statements per request -------------------------------------------------------------------
+@contextmanager
+def counted_statements() -> Iterator[list[int]]:
+    """Count what this thread sends to PostgreSQL through psycopg: [statements, transaction commands].
+
+    Statements are every cursor execute (SQLAlchemy's included); transaction commands are the BEGIN,
+    COMMIT and ROLLBACK psycopg sends by itself (its private `_exec_command`: a bench-only patch).
+    """
+    count, thread = [0, 0], threading.get_ident()
+    patched = [
+        (psycopg.Cursor, "execute", 0),
+        (psycopg.Cursor, "executemany", 0),
+        (BaseConnection, "_exec_command", 1),
+    ]
+    originals = [getattr(owner, name) for owner, name, _kind in patched]
+
+    def counting(original: Callable[..., Any], kind: int) -> Callable[..., Any]:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            count[kind] += threading.get_ident() == thread
+            return original(self, *args, **kwargs)
+
+        return method
+
+    for (owner, name, kind), original in zip(patched, originals, strict=True):
+        setattr(owner, name, counting(original, kind))
+    try:
+        yield count
+    finally:
+        for (owner, name, _kind), original in zip(patched, originals, strict=True):
+            setattr(owner, name, original)
+
+
+def _counting_caller(client: Client, per_call: list[str]) -> Call:
+    """Return a Call through `client` that appends what each request sent to `per_call`: "2 (+2 tx)"."""
+
+    def call(method: str, url: str, headers: dict[str, str], body: dict[str, Any] | None) -> tuple[int, Any]:
+        with counted_statements() as count:
+            response = client.open(url, method=method, headers=headers, json=body)
+        statements, commands = count
+        per_call.append(f"{statements} (+{commands} tx)" if commands else str(statements))
+        return response.status_code, response.get_json(silent=True)
+
+    return call
+
+
+def count_statements(
+    scenario: Scenario, env: dict[str, str], path: str, headers: dict[str, str], values: dict[str, str]
+) -> dict[str, str]:
+    """Send the scenario's request(s) to both apps in this process; return each one's statements.
+
+    "3" for one request (autocommit), "2 (+2 tx)" with BEGIN and COMMIT, "…, …" for two requests
+    (cart-add's add and remove). A first round warms the apps up
+    (connections, their set-up statements); the second is counted. Same code as under gunicorn.
+    """
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        import baseline
+
+        from shopwright import create_app
+
+        apps: dict[str, Any] = {"shopwright": create_app(), "baseline": baseline.app}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    counts: dict[str, str] = {}
+    for name, app in apps.items():
+        per_call: list[str] = []
+        call = _counting_caller(Client(app), per_call)
+        for attempt in range(2):
+            per_call.clear()
+            if scenario.probe is not None:
+                scenario.probe(call, name, values, attempt)
+            else:
+                status, body = call("GET", path, headers, None)
+                if status != 200:
+                    raise SystemExit(f"{name} answered {status} on {path} in-process: {body}")
+        counts[name] = ", ".join(per_call)
+    # The next scenario's database is a new one: its first request must connect again.
+    conn = getattr(baseline._local, "conn", None)
+    if conn is not None:
+        conn.close()
+    return counts
+
+
 def measure(scenario_name: str, duration: int, connections: int, rounds: int) -> dict[str, Any]:
     """Run one scenario against both servers and return the results."""
     scenario = SCENARIOS[scenario_name]
-    secret = secrets.token_urlsafe(48)
+    secret = SECRET_KEY
     env = {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
@@ -302,6 +391,7 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
             check_same_answer(servers, path, headers)
         else:
             scenario.check({name: server.url for name, server in servers.items()}, values)
+        statements = count_statements(scenario, env, path, headers, values)
         script = [
             str(BENCH / arg) if n == 0 else arg.format(**values) for n, arg in enumerate(scenario.script)
         ]
@@ -333,6 +423,7 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
         "gunicorn": GUNICORN_ARGS,
         "rounds": rounds,
         "servers": medians,
+        "statements": statements,
         "ratio_percent": round(ratio * 100, 1),
         "cpu_ratio_percent": round(own_cpu["baseline"] / max(own_cpu["shopwright"], 1) * 100, 1),
         "runs": runs,
@@ -381,6 +472,10 @@ def print_table(result: dict[str, Any]) -> None:
     own = "server + postgres + redis"
     print(f"ratio by CPU per request (baseline / shopwright, {own}): {result['cpu_ratio_percent']:.1f}%")
     print(f"req/s counts {result['counted']}")
+    statements = result["statements"]
+    print(
+        f"SQL statements a request: shopwright {statements['shopwright']}, baseline {statements['baseline']}"
+    )
 
 
 def noisy_runs(result: dict[str, Any]) -> list[str]:
@@ -402,13 +497,14 @@ def noisy_runs(result: dict[str, Any]) -> list[str]:
 
 def print_summary(results: list[dict[str, Any]]) -> None:
     """Print one line per scenario: both servers' req/s and the ratio (after `--scenario all`)."""
-    print(f"{'scenario':<10} {'shopwright':>11} {'baseline':>9} {'ratio':>7} {'CPU ratio':>10}")
+    print(f"{'scenario':<10} {'shopwright':>11} {'baseline':>9} {'ratio':>7} {'CPU ratio':>10}  statements")
     for result in results:
         servers = result["servers"]
         print(
             f"{result['scenario']:<10} {servers['shopwright']['requests_per_second']:>11.0f} "
             f"{servers['baseline']['requests_per_second']:>9.0f} {result['ratio_percent']:>6.1f}% "
-            f"{result['cpu_ratio_percent']:>9.1f}%"
+            f"{result['cpu_ratio_percent']:>9.1f}%  {result['statements']['shopwright']} / "
+            f"{result['statements']['baseline']}"
         )
 
 

@@ -56,6 +56,9 @@ class Context:
 
 
 Urls = dict[str, str]  # server name ("shopwright", "baseline") -> base URL
+# Sends one request to a server in-process, (method, path, headers, JSON body) -> (status, JSON): the
+# run counts the SQL statements each one sends.
+Call = Callable[[str, str, dict[str, str], dict[str, Any] | None], tuple[int, Any]]
 
 
 class Scenario(NamedTuple):
@@ -66,6 +69,9 @@ class Scenario(NamedTuple):
     before_run: Callable[[Context], None] | None = None  # restores what a wrk run consumed
     check: Callable[[Urls, dict[str, str]], None] | None = None  # default: run.check_same_answer
     what: str = ""  # what the table's req/s counts, when it is not one request of `path`
+    # Sends the scenario's request(s) once as server `name` (its `attempt`-th time; 0 warms up);
+    # default: the GET of `path` with `headers`.
+    probe: Callable[[Call, str, dict[str, str], int], None] | None = None
 
 
 def http_json(
@@ -317,6 +323,17 @@ def check_cart_add(urls: Urls, values: dict[str, str]) -> None:
         raise SystemExit(f"the servers answer differently: {shapes}")
 
 
+def probe_cart_add(call: Call, name: str, values: dict[str, str], attempt: int) -> None:
+    """Add a line, then remove it, as the server's check customer."""
+    headers = {"Authorization": f"Bearer {values[f'{name}_check_token']}"}
+    status, added = call("POST", "/api/cart/items", headers, {"variant_id": CHECK_VARIANT, "quantity": 1})
+    if status != 201:
+        raise SystemExit(f"{name} answered {status} on POST /api/cart/items: {added}")
+    status, removed = call("DELETE", f"/api/cart/items/{added['items'][0]['id']}", headers, None)
+    if status != 200:
+        raise SystemExit(f"{name} answered {status} on DELETE /api/cart/items/<id>: {removed}")
+
+
 def _cart_shape(body: dict[str, Any]) -> dict[str, Any]:
     """Replace the cart's and lines' ids and the expiry (they differ between two carts) by their types."""
     shape = {**body, "id": type(body["id"]).__name__, "expires_at": type(body["expires_at"]).__name__}
@@ -374,6 +391,9 @@ def setup_checkout(ctx: Context) -> dict[str, str]:
         "tokens_file": str(tokens_file),
         "shopwright_check_token": customers[0][1],
         "baseline_check_token": customers[CART_PERIOD][1],  # the same cart as the first customer's
+        # Customers of the same three-line carts on both servers, for counting statements.
+        **{f"shopwright_probe_token_{n}": customers[3 * n + 1][1] for n in range(2)},
+        **{f"baseline_probe_token_{n}": customers[CART_PERIOD + 3 * n + 1][1] for n in range(2)},
     }
 
 
@@ -401,6 +421,14 @@ def refill_carts(ctx: Context) -> None:
         with conn.transaction():
             conn.execute(refill, {"products": CHECKOUT_PRODUCTS})
         conn.execute("VACUUM ANALYZE")
+
+
+def probe_checkout(call: Call, name: str, values: dict[str, str], attempt: int) -> None:
+    """Check out as another customer each attempt (a checkout consumes the cart; refill_carts refills it)."""
+    token = values[f"{name}_probe_token_{attempt}"]
+    status, body = call("POST", "/api/orders", {"Authorization": f"Bearer {token}"}, CHECKOUT_BODY)
+    if status != 201:
+        raise SystemExit(f"{name} answered {status} on POST /api/orders: {body}")
 
 
 def check_same_checkout(urls: Urls, values: dict[str, str]) -> None:
@@ -444,6 +472,7 @@ SCENARIOS: dict[str, Scenario] = {
         ("cart_add.lua", "{customers_file}"),
         before_run=reset_carts,
         check=check_cart_add,
+        probe=probe_cart_add,
         what="requests: adds and removes, half each (pairs/s = req/s ÷ 2)",
     ),
     "orders": Scenario(setup_orders, "/api/orders", BEARER),
@@ -454,5 +483,6 @@ SCENARIOS: dict[str, Scenario] = {
         ("tokens.lua", "{tokens_file}", "POST", _template(json.dumps(CHECKOUT_BODY))),
         before_run=refill_carts,
         check=check_same_checkout,
+        probe=probe_checkout,
     ),
 }
