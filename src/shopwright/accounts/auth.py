@@ -94,8 +94,9 @@ def mint_tokens(grant: Grant) -> dict[str, Any]:
 
 
 def _encode(secret: str, token_type: str, jti: str, ttl: timedelta, claims: dict[str, Any]) -> str:
+    # Tokens minted by flask-jwt-extended (before 2026-12) also carry `fresh` and `csrf`: nothing reads them.
     now = datetime.now(UTC)
-    registered = {"iat": now, "nbf": now, "exp": now + ttl, "jti": jti, "type": token_type, "fresh": False}
+    registered = {"iat": now, "nbf": now, "exp": now + ttl, "jti": jti, "type": token_type}
     return jwt.encode({**registered, **claims}, secret, algorithm=ALGORITHM)
 
 
