@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, counts, empty_catalog, unique_sku
 from tests.factories import assert_problem, bearer, customer, signed_token
+from tests.factories.catalog import CATEGORIES, PRODUCTS, Shop, counts, empty_catalog, unique_sku
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Helpers that arrange data through the real API or the real use cases."""
+"""Helpers that arrange data through the real API or the real use cases: accounts and tokens here, the
+other domains in the sibling modules (catalog, cart, orders, payments); shared assertions at the end."""
 
 from __future__ import annotations
 
