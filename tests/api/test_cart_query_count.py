@@ -8,10 +8,10 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.api.test_catalog_query_count import StatementLog
-from tests.cart_factories import CART, Shopper
-from tests.catalog_factories import Shop
 from tests.factories import customer
+from tests.factories.cart import CART, Shopper
+from tests.factories.catalog import Shop
+from tests.support.statements import StatementLog
 
 
 def _shopper_with_lines(shop: Shop, client: FlaskClient, lines: int) -> tuple[Shopper, dict[str, Any]]:
