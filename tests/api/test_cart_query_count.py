@@ -62,5 +62,6 @@ def test_reading_adding_and_removing_cost_fixed_statements(
     # has no Redis, so the revocation list is read from the database first (a BEGIN and a SELECT).
     begin = 3 if committed_db.dialect.name == "sqlite" else 0
     # read: the active cart (no lock), its lines. add: lock the cart, the variant, the lines, reserve,
-    # insert the line, the lines again, the cart's expiry. remove: lock, lines, release, delete, lines, expiry.
+    # insert the line, the lines again, the cart's expiry. remove: lock, lines, release, delete, lines,
+    # expiry.
     assert (read, add, remove) == (begin + 2, begin + 7, begin + 6)
