@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopwright.cart.schemas import CartOut
 from tests.factories import assert_problem, customer, error_fields
 from tests.factories.cart import CART, Shopper, cart_lines, lapse_carts, total_reserved
 from tests.factories.catalog import Shop, stock_of
@@ -518,3 +519,22 @@ def test_a_lapsed_line_id_is_gone(
     lapse_carts(sessions)
     assert_problem(shopper.call("PUT", f"/items/{item_id}", {"quantity": 3}), 404, "cart_item_not_found")
     assert total_reserved(sessions) == 0
+
+
+def test_every_cart_answer_is_exactly_what_the_document_describes(
+    shop: Shop, category: dict[str, Any], shopper: Shopper
+) -> None:
+    # The cart is built as JSON by cart.view.view_of, not dumped from schemas.CartOut: hold them together
+    # on a cart with lines, a saved item and a withdrawn product.
+    kept, saved, withdrawn = (shop.product(category["id"]) for _ in range(3))
+    shopper.added(2, product_id=kept["id"])
+    shopper.added(1, product_id=withdrawn["id"])
+    line = shopper.added(1, product_id=saved["id"])["items"][2]
+    answers = [shopper.call("POST", f"/items/{line['id']}/save-for-later").json]
+    shop.delete(withdrawn["id"])
+    answers.append(shopper.get())
+
+    for body in answers:
+        assert CartOut.model_validate(body).model_dump(mode="json") == body
+    assert [item["available"] for item in answers[-1]["items"]] == [True, False]
+    assert answers[-1]["subtotal_cents"] == 2 * kept["price_cents"]

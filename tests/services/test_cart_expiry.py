@@ -119,16 +119,16 @@ def test_a_converted_cart_hands_only_its_saved_items_to_the_next_cart(
     _add(sessions, users[0], bought, 2)
     _add(sessions, users[0], saved, 1)
     with sessions() as session:
-        line = cart.view_cart(session, users[0], rules=RULES).items[1]
-        cart.save_for_later(session, users[0], line.id, rules=RULES)
+        line = cart.view_cart(session, users[0], rules=RULES)["items"][1]
+        cart.save_for_later(session, users[0], line["id"], rules=RULES)
         # What checkout does to the cart (the orders domain owns that use case).
         session.execute(update(Cart).where(Cart.status == ACTIVE).values(status=CONVERTED))
         session.commit()
 
         view = cart.view_cart(session, users[0], rules=RULES)
 
-    assert view.items == []
-    assert [(item.variant_id, item.quantity) for item in view.saved_items] == [(saved, 1)]
+    assert view["items"] == []
+    assert [(item["variant_id"], item["quantity"]) for item in view["saved_items"]] == [(saved, 1)]
 
 
 def test_a_customer_can_open_many_carts_over_time(

@@ -8,7 +8,7 @@ from shopwright.accounts.auth import BEARER, current_user_id, login_required
 from shopwright.cart import service
 from shopwright.cart.schemas import CartItemIn, CartItemPath, CartItemUpdate, CartOut
 from shopwright.db import get_session
-from shopwright.web import Result, cart_rules, respond
+from shopwright.web import Result, cart_rules
 
 bp = APIBlueprint("cart", __name__, url_prefix="/api/cart", abp_tags=[Tag(name="Cart")], abp_security=BEARER)
 
@@ -21,7 +21,7 @@ bp = APIBlueprint("cart", __name__, url_prefix="/api/cart", abp_tags=[Tag(name="
 )
 @login_required
 def get_cart() -> Result:
-    return respond(CartOut, service.view_cart(get_session(), current_user_id(), rules=cart_rules()))
+    return service.view_cart(get_session(), current_user_id(), rules=cart_rules())
 
 
 @bp.delete(
@@ -32,10 +32,7 @@ def get_cart() -> Result:
 )
 @login_required
 def clear_cart() -> Result:
-    return respond(
-        CartOut,
-        service.clear_cart(get_session(), current_user_id(), rules=cart_rules()),
-    )
+    return service.clear_cart(get_session(), current_user_id(), rules=cart_rules())
 
 
 @bp.post(
@@ -47,7 +44,7 @@ def clear_cart() -> Result:
 @login_required
 def add_item(body: CartItemIn) -> Result:
     view = service.add_item(get_session(), current_user_id(), body, rules=cart_rules())
-    return respond(CartOut, view, 201)
+    return view, 201
 
 
 @bp.put(
@@ -64,14 +61,13 @@ def add_item(body: CartItemIn) -> Result:
 )
 @login_required
 def update_item(path: CartItemPath, body: CartItemUpdate) -> Result:
-    view = service.set_item_quantity(
+    return service.set_item_quantity(
         get_session(),
         current_user_id(),
         path.item_id,
         body.quantity,
         rules=cart_rules(),
     )
-    return respond(CartOut, view)
 
 
 @bp.delete(
@@ -82,8 +78,7 @@ def update_item(path: CartItemPath, body: CartItemUpdate) -> Result:
 )
 @login_required
 def remove_item(path: CartItemPath) -> Result:
-    view = service.remove_item(get_session(), current_user_id(), path.item_id, rules=cart_rules())
-    return respond(CartOut, view)
+    return service.remove_item(get_session(), current_user_id(), path.item_id, rules=cart_rules())
 
 
 @bp.post(
@@ -94,8 +89,7 @@ def remove_item(path: CartItemPath) -> Result:
 )
 @login_required
 def save_for_later(path: CartItemPath) -> Result:
-    view = service.save_for_later(get_session(), current_user_id(), path.item_id, rules=cart_rules())
-    return respond(CartOut, view)
+    return service.save_for_later(get_session(), current_user_id(), path.item_id, rules=cart_rules())
 
 
 @bp.post(
@@ -106,13 +100,12 @@ def save_for_later(path: CartItemPath) -> Result:
 )
 @login_required
 def move_to_cart(path: CartItemPath) -> Result:
-    view = service.move_to_cart(
+    return service.move_to_cart(
         get_session(),
         current_user_id(),
         path.item_id,
         rules=cart_rules(),
     )
-    return respond(CartOut, view)
 
 
 @bp.delete(
@@ -123,5 +116,4 @@ def move_to_cart(path: CartItemPath) -> Result:
 )
 @login_required
 def remove_saved_item(path: CartItemPath) -> Result:
-    view = service.remove_saved_item(get_session(), current_user_id(), path.item_id, rules=cart_rules())
-    return respond(CartOut, view)
+    return service.remove_saved_item(get_session(), current_user_id(), path.item_id, rules=cart_rules())

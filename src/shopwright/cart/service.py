@@ -55,9 +55,19 @@ class CartRules:
         )
 
 
-# A cart's lines change through these statements, built once (building one costs about as much as
-# running it), always with the cart locked. Reads of the lines are cart.view.cart_lines.
-_ITEMS, _VARIANTS = table_of(CartItem), table_of(Variant)
+# A cart and its lines change through these statements, built once (building one costs about as much
+# as running it), always with the cart locked. Reads of the lines are cart.view.cart_lines.
+_CARTS, _ITEMS, _VARIANTS = table_of(Cart), table_of(CartItem), table_of(Variant)
+_LOCK_CART = (
+    select(_CARTS.c.id, _CARTS.c.expires_at, _CARTS.c.held_since)
+    .where(_CARTS.c.user_id == bindparam("user_id"), _CARTS.c.status == ACTIVE)
+    .with_for_update()
+)
+_TOUCH = (
+    update(_CARTS)
+    .where(_CARTS.c.id == bindparam("cart"))
+    .values(expires_at=bindparam("until"), held_since=bindparam("held"), updated_at=bindparam("now"))
+)
 _ADD_LINE = insert(_ITEMS)
 _SET_QUANTITY = update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(quantity=bindparam("quantity"))
 _MOVE_LINE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(saved_for_later=bindparam("saved"))
@@ -219,7 +229,7 @@ def expire_carts(session: Session, *, now: datetime | None = None, batch_size: i
 
 # --- helpers: each runs inside the caller's transaction ---------------------------------------
 @contextmanager
-def _cart_transaction(session: Session, user_id: int, ttl: timedelta) -> Iterator[Cart]:
+def _cart_transaction(session: Session, user_id: int, ttl: timedelta) -> Iterator[AnyRow]:
     """Open the use case's transaction with the customer's active cart locked."""
     # A lapsed cart is expired in a transaction of its own, so a change that then fails (out of stock,
     # unknown line) cannot roll the expiry back. The common case, a live cart, costs one transaction.
@@ -234,7 +244,7 @@ def _cart_transaction(session: Session, user_id: int, ttl: timedelta) -> Iterato
         yield _lock_cart(session, user_id, ttl)
 
 
-def _lock_cart(session: Session, user_id: int, ttl: timedelta) -> Cart:
+def _lock_cart(session: Session, user_id: int, ttl: timedelta) -> AnyRow:
     """Lock and return the customer's active cart, expiring a lapsed one and opening a new one as needed."""
     cart = locked_active_cart(session, user_id)
     if cart is not None and cart.expires_at <= utcnow():
@@ -245,17 +255,13 @@ def _lock_cart(session: Session, user_id: int, ttl: timedelta) -> Cart:
     return cart
 
 
-def locked_active_cart(session: Session, user_id: int) -> Cart | None:
-    """Lock and return the customer's active cart, if any; runs inside the caller's transaction."""
-    return session.scalars(
-        select(Cart)
-        .where(Cart.user_id == user_id, Cart.status == ACTIVE)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+def locked_active_cart(session: Session, user_id: int) -> AnyRow | None:
+    """Lock the customer's active cart and return it (id, expires_at, held_since), if any; runs inside the
+    caller's transaction."""
+    return session.execute(_LOCK_CART, {"user_id": user_id}).first()
 
 
-def _open_cart(session: Session, user_id: int, ttl: timedelta) -> Cart:
+def _open_cart(session: Session, user_id: int, ttl: timedelta) -> AnyRow:
     # ON CONFLICT DO NOTHING on the one-active-cart index: of two racing first requests one inserts,
     # the other waits for it to commit and then locks the same cart below.
     cart_id = session.scalar(
@@ -371,7 +377,7 @@ def _check_currency(lines: Sequence[AnyRow], currency: str) -> None:
         raise CartCurrencyMismatch(f"Your cart is in {other}; this item is priced in {currency}")
 
 
-def _touched(session: Session, cart: Cart, rules: CartRules, *, reserved: bool = False) -> CartView:
+def _touched(session: Session, cart: AnyRow, rules: CartRules, *, reserved: bool = False) -> CartView:
     """Extend the cart's expiry after a change, within its maximum hold, and return its view.
 
     `reserved`: the change reserved stock; the first reservation starts the hold. A cart left holding
@@ -379,15 +385,16 @@ def _touched(session: Session, cart: Cart, rules: CartRules, *, reserved: bool =
     """
     lines = cart_lines(session, cart.id)
     now = utcnow()
+    held_since = cart.held_since
     if all(line.saved_for_later for line in lines):
-        cart.held_since = None
-    elif reserved and cart.held_since is None:
-        cart.held_since = now
-    cart.expires_at = now + rules.ttl
-    if cart.held_since is not None and rules.max_hold is not None:
-        cart.expires_at = min(cart.expires_at, cart.held_since + rules.max_hold)
-    session.flush()
-    return view_of(cart.id, cart.expires_at, lines)
+        held_since = None
+    elif reserved and held_since is None:
+        held_since = now
+    expires_at = now + rules.ttl
+    if held_since is not None and rules.max_hold is not None:
+        expires_at = min(expires_at, held_since + rules.max_hold)
+    session.execute(_TOUCH, {"cart": cart.id, "until": expires_at, "held": held_since, "now": now})
+    return view_of(cart.id, expires_at, lines)
 
 
 def _check_room(lines: Sequence[AnyRow], max_lines: int | None) -> None:

@@ -8,8 +8,8 @@ not totalled, and checkout refuses them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from shopwright.cart.models import ACTIVE, Cart, CartItem
 from shopwright.catalog.models import Product, Variant, sellable
 from shopwright.db import AnyRow, table_of
+from shopwright.schemas import iso_utc
 
 DEFAULT_CURRENCY = "USD"
 
@@ -53,30 +54,9 @@ _ACTIVE_CART = select(_CARTS.c.id, _CARTS.c.expires_at).where(
 )
 
 
-@dataclass(frozen=True)
-class CartLine:
-    id: int
-    product_id: int
-    variant_id: int
-    name: str
-    variant_name: str
-    sku: str
-    quantity: int
-    unit_price_cents: int
-    line_total_cents: int
-    currency: str
-    available: bool
-
-
-@dataclass(frozen=True)
-class CartView:
-    id: int
-    items: list[CartLine]
-    saved_items: list[CartLine]
-    subtotal_cents: int
-    currency: str
-    item_count: int
-    expires_at: datetime
+# A cart as the API sends it (schemas.CartOut documents it; tests/api/test_cart.py holds them together):
+# built here once, with no model to validate on the way out.
+CartView = dict[str, Any]
 
 
 def cart_lines(session: Session, cart_id: int) -> Sequence[AnyRow]:
@@ -89,37 +69,37 @@ def active_cart(session: Session, user_id: int) -> AnyRow | None:
     return session.execute(_ACTIVE_CART, {"user_id": user_id}).first()
 
 
-def load_view(session: Session, cart: Cart | AnyRow) -> CartView:
+def load_view(session: Session, cart: Any) -> CartView:
     """Return the view of a cart (anything with its `id` and `expires_at`)."""
     return view_of(cart.id, cart.expires_at, cart_lines(session, cart.id))
 
 
 def view_of(cart_id: int, expires_at: datetime, rows: Sequence[AnyRow]) -> CartView:
-    """Build a cart's view from its lines (cart_lines); unavailable lines are not totalled."""
-    items: list[CartLine] = []
-    saved: list[CartLine] = []
+    """Return a cart as the API sends it from its lines (cart_lines); unavailable lines are not totalled."""
+    items: list[dict[str, Any]] = []
+    saved: list[dict[str, Any]] = []
     for row in rows:
-        line = CartLine(
-            id=row.id,
-            product_id=row.product_id,
-            variant_id=row.variant_id,
-            name=row.name,
-            variant_name=row.variant_name,
-            sku=row.sku,
-            quantity=row.quantity,
-            unit_price_cents=row.price_cents,
-            line_total_cents=row.price_cents * row.quantity,
-            currency=row.currency,
-            available=bool(row.available),
-        )
+        line = {
+            "id": row.id,
+            "product_id": row.product_id,
+            "variant_id": row.variant_id,
+            "name": row.name,
+            "variant_name": row.variant_name,
+            "sku": row.sku,
+            "quantity": row.quantity,
+            "unit_price_cents": row.price_cents,
+            "line_total_cents": row.price_cents * row.quantity,
+            "currency": row.currency,
+            "available": bool(row.available),
+        }
         (saved if row.saved_for_later else items).append(line)
-    buyable = [line for line in items if line.available]
-    return CartView(
-        id=cart_id,
-        items=items,
-        saved_items=saved,
-        subtotal_cents=sum(line.line_total_cents for line in buyable),
-        currency=items[0].currency if items else DEFAULT_CURRENCY,
-        item_count=sum(line.quantity for line in buyable),
-        expires_at=expires_at,
-    )
+    buyable = [line for line in items if line["available"]]
+    return {
+        "id": cart_id,
+        "items": items,
+        "saved_items": saved,
+        "subtotal_cents": sum(line["line_total_cents"] for line in buyable),
+        "currency": items[0]["currency"] if items else DEFAULT_CURRENCY,
+        "item_count": sum(line["quantity"] for line in buyable),
+        "expires_at": iso_utc(expires_at),
+    }
