@@ -10,9 +10,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopwright.orders.schemas import OrderOut
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import RefundResult, TestGateway
 from shopwright.payments.models import Refund
+from shopwright.schemas import Page
 from tests.factories import assert_problem, customer
 from tests.factories.catalog import Shop, stock_of
 from tests.factories.orders import ORDERS, Buyer
@@ -40,6 +42,32 @@ def _paid_order(buyer: Buyer, product: dict[str, Any], quantity: int = 2) -> dic
 
 
 # --- history and detail ---
+def test_every_order_answer_is_exactly_what_the_document_describes(
+    buyer: Buyer, product: dict[str, Any], shop: Shop
+) -> None:
+    # Orders are built as JSON by orders.display.order_json, not dumped from OrderOut: hold them together
+    # on a placed order with a structured address (optional fields left out) and a paid one.
+    address = {"line2": "Flat 2", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345",
+               "country": "US"}  # fmt: skip
+    buyer.added(1, product_id=product["id"])
+    placed = buyer.ordered(address=address)
+    paid = _paid_order(buyer, product)
+    answers = [
+        placed,
+        paid,
+        buyer.order(placed["id"]),
+        buyer.client.get(ORDERS, headers=buyer.account.headers).json,
+        shop.client.get(ADMIN_ORDERS, headers=shop.headers).json,
+        shop.client.get(f"{ADMIN_ORDERS}/{paid['id']}", headers=shop.headers).json,
+    ]
+
+    for body in answers:
+        model = Page[OrderOut] if "next_cursor" in body else OrderOut
+        assert model.model_validate(body).model_dump(mode="json") == body
+    assert list(placed["shipping_address"]) == ["line1", "line2", "city", "postal_code", "country"]
+    assert [payment["status"] for payment in paid["payments"]] == ["succeeded"]
+
+
 def test_history_is_newest_first_and_pages(buyer: Buyer, product: dict[str, Any]) -> None:
     ids = [buyer.buy(product["id"])["id"] for _ in range(3)]
     first = buyer.client.get(f"{ORDERS}?limit=2", headers=buyer.account.headers).json

@@ -11,7 +11,7 @@ from shopwright.db import get_session
 from shopwright.inventory import service as inventory
 from shopwright.inventory.schemas import StockOut, StockPath, StockQuery, StockUpdate
 from shopwright.orders import cancellation, fulfilment
-from shopwright.orders import service as orders
+from shopwright.orders import display as order_display
 from shopwright.orders.schemas import OrderOut, OrderPath, OrderQuery, OrderStatusIn
 from shopwright.payments.schemas import RefundIn
 from shopwright.schemas import IdempotencyHeader, InputModel, Page
@@ -109,10 +109,10 @@ def update_inventory(path: StockPath, body: StockUpdate) -> Result:
 )
 @admin_required
 def list_orders(query: OrderQuery) -> Result:
-    page = orders.list_orders(
+    page = order_display.list_orders_json(
         get_session(), user_id=None, status=query.status, limit=query.limit, cursor=query.cursor
     )
-    return respond(Page[OrderOut], page)
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @bp.get(
@@ -123,7 +123,7 @@ def list_orders(query: OrderQuery) -> Result:
 )
 @admin_required
 def get_order(path: OrderPath) -> Result:
-    return respond(OrderOut, orders.get_order(get_session(), path.order_id, user_id=None))
+    return order_display.get_order_json(get_session(), path.order_id, user_id=None)
 
 
 @bp.put(
@@ -136,7 +136,7 @@ def get_order(path: OrderPath) -> Result:
 def change_order_status(path: OrderPath, body: OrderStatusIn) -> Result:
     session = get_session()
     fulfilment.change_status(session, current_gateway(), path.order_id, body.status)
-    return respond(OrderOut, orders.get_order(session, path.order_id, user_id=None))
+    return order_display.get_order_json(session, path.order_id, user_id=None)
 
 
 @bp.post(

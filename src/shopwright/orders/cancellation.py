@@ -17,10 +17,10 @@ from shopwright.db import utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.observability import get_logger
+from shopwright.orders.display import get_order_json
 from shopwright.orders.errors import NothingToRefund
 from shopwright.orders.models import Order
-from shopwright.orders.schemas import OrderOut
-from shopwright.orders.service import get_order, lock_order
+from shopwright.orders.service import lock_order
 from shopwright.orders.status import CANCELLED, DELIVERED, PAID, PENDING, REFUNDED, SHIPPED, check_transition
 from shopwright.payments import service as payments
 from shopwright.payments.errors import PaymentProviderError
@@ -74,7 +74,7 @@ def refund_order(
         raise PaymentProviderError(f"The payment provider refused the refund: {refund.failure_message}")
     with session.begin():
         status = 202 if refund.status == RefundStatus.PENDING else 200
-        response = StoredResponse(status, OrderOut.render(get_order(session, order_id, user_id=None)))
+        response = StoredResponse(status, get_order_json(session, order_id, user_id=None))
         if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)
     return response

@@ -22,11 +22,12 @@ from shopwright.cart.handover import CheckoutLine
 from shopwright.db import table_of, utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
+from shopwright.orders.display import order_json
 from shopwright.orders.errors import UnsupportedShippingCountry
 from shopwright.orders.models import Order, OrderItem
 from shopwright.orders.payment import publish_paid
 from shopwright.orders.pricing import PricingRules, Totals, compute_totals
-from shopwright.orders.schemas import OrderCreate, OrderOut, ShippingAddressIn
+from shopwright.orders.schemas import OrderCreate, ShippingAddressIn
 from shopwright.orders.status import PAID, PENDING
 from shopwright.promotions import service as promotions
 
@@ -109,7 +110,7 @@ def place_order(
         )
         if order.total_cents == 0:
             _paid_at_checkout(session, order)
-        response = StoredResponse(201, OrderOut.render(order))
+        response = StoredResponse(201, order_json(asdict(order), order.items, []))
         if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)
         return response

@@ -6,10 +6,10 @@ from flask_openapi import APIBlueprint, Tag
 
 from shopwright.accounts.auth import BEARER, current_user_id, login_required
 from shopwright.db import get_session
-from shopwright.orders import cancellation, checkout, edits, service
+from shopwright.orders import cancellation, checkout, display, edits
 from shopwright.orders.schemas import OrderCreate, OrderOut, OrderPath, OrderUpdate
 from shopwright.schemas import IdempotencyHeader, LimitQuery, Page
-from shopwright.web import Result, current_gateway, keyed_request, pricing_rules, respond, stored_result
+from shopwright.web import Result, current_gateway, keyed_request, pricing_rules, stored_result
 
 bp = APIBlueprint(
     "orders", __name__, url_prefix="/api/orders", abp_tags=[Tag(name="Orders")], abp_security=BEARER
@@ -36,10 +36,10 @@ def place_order(header: IdempotencyHeader, body: OrderCreate) -> Result:
 )
 @login_required
 def list_orders(query: LimitQuery) -> Result:
-    page = service.list_orders(
+    page = display.list_orders_json(
         get_session(), user_id=current_user_id(), status=None, limit=query.limit, cursor=query.cursor
     )
-    return respond(Page[OrderOut], page)
+    return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @bp.get(
@@ -47,7 +47,7 @@ def list_orders(query: LimitQuery) -> Result:
 )
 @login_required
 def get_order(path: OrderPath) -> Result:
-    return respond(OrderOut, service.get_order(get_session(), path.order_id, user_id=current_user_id()))
+    return display.get_order_json(get_session(), path.order_id, user_id=current_user_id())
 
 
 @bp.patch(
@@ -60,7 +60,7 @@ def get_order(path: OrderPath) -> Result:
 def update_order(path: OrderPath, body: OrderUpdate) -> Result:
     session, user_id = get_session(), current_user_id()
     edits.update_order_items(session, user_id, path.order_id, body, rules=pricing_rules())
-    return respond(OrderOut, service.get_order(session, path.order_id, user_id=user_id))
+    return display.get_order_json(session, path.order_id, user_id=user_id)
 
 
 @bp.post(
@@ -73,4 +73,4 @@ def update_order(path: OrderPath, body: OrderUpdate) -> Result:
 def cancel_order(path: OrderPath) -> Result:
     session, user_id = get_session(), current_user_id()
     cancellation.cancel_order(session, current_gateway(), path.order_id, user_id=user_id)
-    return respond(OrderOut, service.get_order(session, path.order_id, user_id=user_id))
+    return display.get_order_json(session, path.order_id, user_id=user_id)
