@@ -36,6 +36,7 @@ from shopwright.catalog.schemas import (
 )
 from shopwright.db import get_read_session, get_session
 from shopwright.inventory import service as inventory
+from shopwright.inventory import view as inventory_view
 from shopwright.openapi import ETAG, NOT_MODIFIED, json_answer
 from shopwright.orders import purchases
 from shopwright.schemas import ItemList, LimitQuery, Page, iso_utc
@@ -266,32 +267,7 @@ def _with_etag(body: dict[str, Any]) -> Response:
 
 
 def _products_out(session: Session, products: Sequence[Product]) -> list[dict[str, Any]]:
-    available = inventory.availability(session, (v.id for p in products for v in p.variants))
-    return [_product_out(p, available) for p in products]
-
-
-def _product_out(product: Product, available: dict[int, int]) -> dict[str, Any]:
-    variants = [
-        VariantOut.model_validate(v).model_copy(update={"available": available.get(v.id, 0)})
-        for v in product.variants
-        if v.is_active
-    ]
-    out = ProductOut(
-        id=product.id,
-        name=product.name,
-        slug=product.slug,
-        description=product.description,
-        category=product.category,
-        price_cents=product.min_price_cents,
-        currency=product.currency,
-        in_stock=any(v.available > 0 for v in variants),
-        rating_avg=float(product.rating_avg),
-        rating_count=product.rating_count,
-        variants=variants,
-        created_at=product.created_at,
-        updated_at=product.updated_at,
-    )
-    return out.model_dump(mode="json")
+    return inventory_view.render_products(session, products)
 
 
 def _listed_products(page: listing.ProductPage, available: dict[int, int]) -> list[dict[str, Any]]:

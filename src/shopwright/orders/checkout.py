@@ -22,14 +22,13 @@ from shopwright.db import Prepared, table_of, utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.orders.errors import UnsupportedShippingCountry
+from shopwright.orders.events import ORDER_CREATED
 from shopwright.orders.models import Order, OrderItem
 from shopwright.orders.payment import publish_paid
 from shopwright.orders.pricing import PricingRules, Totals, compute_totals
 from shopwright.orders.schemas import OrderCreate, OrderOut, ShippingAddressIn
 from shopwright.orders.status import PAID, PENDING
 from shopwright.promotions import service as promotions
-
-ORDER_CREATED = "order.created"
 
 
 @dataclass(slots=True)

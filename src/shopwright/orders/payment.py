@@ -21,6 +21,7 @@ from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.observability import get_logger
 from shopwright.orders.cancellation import settle_refund
 from shopwright.orders.errors import NothingToPay
+from shopwright.orders.events import ORDER_PAID
 from shopwright.orders.models import Order
 from shopwright.orders.service import lock_order
 from shopwright.orders.status import PAID, PENDING, check_transition
@@ -31,7 +32,6 @@ from shopwright.payments.models import Payment, Refund
 from shopwright.payments.schemas import PaymentOut
 
 log = get_logger(__name__)
-ORDER_PAID = "order.paid"
 # A payment still `processing` this long after it started lost its answer and its webhook: ask the provider.
 RECONCILE_AFTER = timedelta(minutes=10)
 # A provider that still knows no charge this long after the attempt never received it (Stripe's search

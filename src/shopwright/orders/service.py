@@ -8,12 +8,14 @@ from sqlalchemy.orm import Session, selectinload
 from shopwright import outbox
 from shopwright.db import is_row_id, utcnow
 from shopwright.orders.errors import OrderNotFound
+from shopwright.orders.events import ORDER_DELIVERED, ORDER_PAID, ORDER_SHIPPED
 from shopwright.orders.models import Order
 from shopwright.orders.status import DELIVERED, PAID, SHIPPED, check_transition
 from shopwright.pagination import KeysetPage, keyset_page
 from shopwright.payments import service as payments
 
 _STAMPS = {PAID: "paid_at", SHIPPED: "shipped_at", DELIVERED: "delivered_at"}
+_EVENTS = {PAID: ORDER_PAID, SHIPPED: ORDER_SHIPPED, DELIVERED: ORDER_DELIVERED}
 
 
 def get_order(session: Session, order_id: int, *, user_id: int | None) -> Order:
@@ -44,7 +46,7 @@ def advance_status(session: Session, order_id: int, target: str) -> Order:
         check_transition(order.status, target)
         order.status = target
         setattr(order, _STAMPS[target], utcnow())
-        outbox.publish(session, f"order.{target}", {"order_id": order.id}, user_id=order.user_id)
+        outbox.publish(session, _EVENTS[target], {"order_id": order.id}, user_id=order.user_id)
     return order
 
 
