@@ -17,7 +17,6 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from email import message_from_string
-from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import Any
 
