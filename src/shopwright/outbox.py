@@ -150,7 +150,13 @@ class Outbox:
             if event.attempts >= MAX_ATTEMPTS:
                 event.failed_at = utcnow()
             event.next_attempt_at = utcnow() + timedelta(seconds=min(2**event.attempts, 3600))
-            log.warning("event.delivery_failed", event_id=event.id, name=event.name, attempts=event.attempts)
+            log.warning(
+                "event.delivery_failed",
+                event_id=event.id,
+                name=event.name,
+                attempts=event.attempts,
+                error=event.last_error,
+            )
             return 0
         event.delivered_at = utcnow()
         # Payloads may carry secrets (reset tokens): keep only what an audit needs.

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopwright.accounts.models import ADMIN, User
+from shopwright.catalog import service as catalog
+from shopwright.catalog.errors import ProductNotFound
 from shopwright.catalog.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
-from shopwright.catalog.models import Product
 from shopwright.inventory import service as inventory
 from shopwright.inventory import view as inventory_view
 from shopwright.inventory.schemas import StockOut
@@ -86,8 +87,11 @@ def _resource(session: Session, event: Event) -> dict[str, Any] | None:
         except OrderNotFound:
             return None
     if event.name in PRODUCT_EVENTS:
-        product = session.get(Product, payload["product_id"])
-        return inventory_view.render_products(session, [product])[0] if product is not None else None
+        try:  # a deleted or hidden product is rendered as it was left
+            product = catalog.get_product(session, payload["product_id"], include_hidden=True)
+        except ProductNotFound:
+            return None
+        return inventory_view.render_products(session, [product])[0]
     if event.name == inventory.INVENTORY_LOW_STOCK:
         row = inventory.find_stock_row(session, payload["variant_id"])
         return StockOut.render(row) if row is not None else None
