@@ -134,7 +134,8 @@ def create_app(
     _init_request_hooks(app, settings)
     init_auth(app, settings, revocations)
     _init_errors(app)
-    _init_outbox(app, settings, sessions, email_sender or make_email_sender(settings))
+    app.extensions["shopwright.email_sender"] = email_sender or make_email_sender(settings)
+    _init_outbox(app, settings, sessions, app.extensions["shopwright.email_sender"])
     if settings.CORS_ORIGINS:  # no CORS headers (and no per-response work) unless origins are allowed
         CORS(
             app,

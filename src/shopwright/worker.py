@@ -30,6 +30,9 @@ DELIVER_EVENTS = "shopwright.deliver_events"
 EXPIRE_CARTS = "shopwright.expire_carts"
 CANCEL_UNPAID_ORDERS = "shopwright.cancel_unpaid_orders"
 PURGE_IDEMPOTENCY_KEYS = "shopwright.purge_idempotency_keys"
+PURGE_REVOKED_TOKENS = "shopwright.purge_revoked_tokens"
+SEND_EMAILS = "shopwright.send_emails"
+DELIVER_WEBHOOKS = "shopwright.deliver_webhooks"
 RECONCILE_PAYMENTS = "shopwright.reconcile_payments"
 RECONCILE_EVERY_SECONDS = 300
 # Relative to the working directory, like the other instance/ files (writable in the Docker image).
@@ -82,6 +85,23 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": PURGE_IDEMPOTENCY_KEYS,
                 "schedule": 3600.0,
                 "options": {"expires": 3600},
+            },
+            # The revocation list's table keeps an entry until its token would have expired anyway.
+            "purge-revoked-tokens": {
+                "task": PURGE_REVOKED_TOKENS,
+                "schedule": 3600.0,
+                "options": {"expires": 3600},
+            },
+            # deliver-events sends what its handlers queued; these catch the retries that fall due later.
+            "send-emails": {
+                "task": SEND_EMAILS,
+                "schedule": float(every_events),
+                "options": {"expires": every_events},
+            },
+            "deliver-webhooks": {
+                "task": DELIVER_WEBHOOKS,
+                "schedule": float(every_events),
+                "options": {"expires": every_events},
             },
         },
     }
@@ -161,6 +181,42 @@ def purge_idempotency_keys() -> int:
 
     with current_app.extensions["shopwright.sessions"]() as session:
         return idempotency.purge_keys(session)
+
+
+@shared_task(name=PURGE_REVOKED_TOKENS)  # type: ignore[untyped-decorator]
+def purge_revoked_tokens() -> int:
+    """Delete revocation entries whose tokens have expired anyway; return the count."""
+    from shopwright.accounts.revocation import DatabaseRevocations
+
+    sessions = current_app.extensions["shopwright.sessions"]
+    with sessions() as session, session.begin():
+        return DatabaseRevocations(sessions).purge_expired(session)
+
+
+@shared_task(name=SEND_EMAILS)  # type: ignore[untyped-decorator]
+def send_emails() -> dict[str, int]:
+    """Send the queued emails that are due (each at most once); return the counts."""
+    from shopwright.notifications import subscriptions
+
+    sent = subscriptions.send_emails(
+        current_app.extensions["shopwright.sessions"], current_app.extensions["shopwright.email_sender"]
+    )
+    if sent.sent or sent.failed or sent.interrupted:
+        log.info("emails.sent", sent=sent.sent, failed=sent.failed, interrupted=sent.interrupted)
+    return {"sent": sent.sent, "failed": sent.failed, "interrupted": sent.interrupted}
+
+
+@shared_task(name=DELIVER_WEBHOOKS)  # type: ignore[untyped-decorator]
+def deliver_webhooks() -> dict[str, int]:
+    """Send the webhook deliveries that are due; return the counts."""
+    from shopwright.notifications import subscriptions
+
+    done = subscriptions.deliver_webhooks(
+        current_app.extensions["shopwright.sessions"], current_app.extensions["shopwright.settings"]
+    )
+    if done.succeeded or done.failed:
+        log.info("webhooks.delivered", succeeded=done.succeeded, failed=done.failed)
+    return {"succeeded": done.succeeded, "failed": done.failed}
 
 
 def _keep_app_logging(**_kwargs: Any) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session, selectinload
 
-from shopwright import idempotency, outbox
+from shopwright import idempotency, metrics, outbox
 from shopwright.db import utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
@@ -101,6 +101,8 @@ def settle_refund(session: Session, gateway: PaymentGateway, refund_id: int) -> 
         payment = session.get(Payment, payment.id, populate_existing=True) or payment
         if settling == "pending" and refund.status == "succeeded":
             _record_refund(session, payment, refund)
+    if settling == "pending":
+        metrics.REFUNDS.labels(outcome=refund.status).inc()
     if refund.status == "failed":
         log.warning(
             "refund.failed", refund_id=refund.id, order_id=payment.order_id, reason=refund.failure_message

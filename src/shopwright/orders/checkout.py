@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
-from shopwright import idempotency, outbox
+from shopwright import idempotency, metrics, outbox
 from shopwright.cart import checkout as cart_checkout
 from shopwright.cart.checkout import CheckoutLine
-from shopwright.db import Prepared, table_of, utcnow
+from shopwright.db import Prepared, after_commit, table_of, utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.orders.errors import UnsupportedShippingCountry
@@ -107,6 +107,7 @@ def place_order(
         )
         if order.total_cents == 0:
             _paid_at_checkout(session, order)
+        after_commit(session, metrics.ORDERS_PLACED.inc)
         response = StoredResponse(201, OrderOut.render(order))
         if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from shopwright import idempotency, outbox
-from shopwright.db import utcnow
+from shopwright import idempotency, metrics, outbox
+from shopwright.db import after_commit, utcnow
 from shopwright.errors import problem_for
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.observability import get_logger
@@ -169,6 +169,9 @@ def _settle(
         order = lock_order(session, payment.order_id, user_id=None)
         settled = payments.record_charge(session, payment.id, result)
         payment = settled or payment
+        if settled is not None:  # counted once, by the call that settled it, once that commits
+            outcome = settled.status
+            after_commit(session, lambda: metrics.PAYMENTS.labels(outcome=outcome).inc())
         if settled is not None and settled.status == "succeeded":
             refund = _mark_paid_or_refund(session, order, settled)
         response = _response(payment)
