@@ -49,8 +49,8 @@ ENDPOINT_DISABLED = "webhooks.endpoint_disabled"
 BACKOFF_SECONDS = (60, 300, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 MAX_ATTEMPTS = len(BACKOFF_SECONDS) + 1
 DISABLE_AFTER = timedelta(days=3)
-# Longer than a POST may take (its timeout): a claim older than this belongs to a worker that died.
-LEASE = timedelta(seconds=60)
+# A claim lasts this many POST timeouts: one older than that belongs to a worker that died.
+LEASE_TIMEOUTS = 3
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def deliver_due(
     """Send the deliveries that are due, one at a time; return the counts."""
     succeeded = failed = 0
     for _ in range(limit):
-        claim = _claim(sessions)
+        claim = _claim(sessions, timedelta(seconds=LEASE_TIMEOUTS * timeout))
         if claim is None:
             break
         ok, code, snippet, error = _attempt(claim, allow_private=allow_private, timeout=timeout)
@@ -208,7 +208,7 @@ def deliver_due(
     return Delivered(succeeded, failed)
 
 
-def _claim(sessions: sessionmaker[Session]) -> Claim | None:
+def _claim(sessions: sessionmaker[Session], lease: timedelta) -> Claim | None:
     now = utcnow()
     with sessions() as session, session.begin():
         row = session.execute(
@@ -230,7 +230,7 @@ def _claim(sessions: sessionmaker[Session]) -> Claim | None:
             return None
         delivery, endpoint = row
         delivery.status = SENDING
-        delivery.claimed_until = now + LEASE
+        delivery.claimed_until = now + lease
         delivery.attempts += 1
         return Claim(
             delivery.id,
