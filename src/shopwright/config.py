@@ -87,6 +87,9 @@ class Settings(BaseSettings):
 
     # GET /metrics (Prometheus): when set, a scrape must send `Authorization: Bearer <token>`.
     METRICS_TOKEN: str | None = None
+    # A Celery worker serves its own tasks' metrics (emails, webhook deliveries, carts) on this port when
+    # set; with a pool of processes it needs PROMETHEUS_MULTIPROC_DIR (docs/operations.md, metrics).
+    WORKER_METRICS_PORT: int | None = Field(default=None, ge=1, le=65535)
 
     # Who delivers outbox events (emails, webhooks) after a commit: `inline` (the web process, once the
     # response is sent) or `worker` (a Celery task is queued; needs a broker). Beat sweeps up either way.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, start_http_server
 from prometheus_client import multiprocess as _multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
@@ -65,6 +65,15 @@ def exposition(read_backlog: BacklogReader) -> bytes:
             registry.register(collector)
     registry.register(_Backlog(read_backlog))
     return generate_latest(registry)
+
+
+def serve_worker_metrics(port: int) -> None:
+    """Serve this host's worker processes' metrics over HTTP on `port` (a Celery worker's main process)."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(port, registry=registry)
 
 
 def mark_process_dead(pid: int) -> None:

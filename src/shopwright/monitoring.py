@@ -49,11 +49,15 @@ def _observe(response: Response) -> Response:
     if started is not None:
         rule = request.url_rule
         # The template, never the raw path: label values stay few whatever URLs clients send.
-        route = rule.rule if rule is not None else "unmatched"
-        metrics.REQUEST_DURATION.labels(request.method, route, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
+        key = (request.method, rule.rule if rule is not None else "unmatched", response.status_code)
+        series = _series.get(key)
+        if series is None:  # labels() costs about as much as the observation: look it up once per key
+            series = _series[key] = metrics.REQUEST_DURATION.labels(key[0], key[1], str(key[2]))
+        series.observe(time.perf_counter() - started)
     return response
+
+
+_series: dict[tuple[str, str, int], Any] = {}
 
 
 def _backlog(session: Session) -> tuple[int, float]:

@@ -14,12 +14,13 @@ through `flask deliver-events` and `flask expire-carts` instead of beat.
 from __future__ import annotations
 
 import functools
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, shared_task
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init, worker_process_shutdown
 from flask import Flask, current_app
 
 from shopwright.config import Settings
@@ -57,6 +58,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": True,
         "timezone": "UTC",
         "beat_schedule_filename": BEAT_SCHEDULE_FILE,
+        # Read by _serve_metrics when the worker starts (WORKER_METRICS_PORT).
+        "shopwright_metrics_port": settings.WORKER_METRICS_PORT,
         "beat_schedule": {
             # A run that waited longer than one interval (worker down) is dropped: the next one does its work.
             "deliver-events": {
@@ -226,6 +229,26 @@ def _keep_app_logging(**_kwargs: Any) -> None:
 
 
 setup_logging.connect(_keep_app_logging)
+
+
+def _serve_metrics(sender: Any = None, **_kwargs: Any) -> None:
+    # The worker's main process serves what its pool processes counted (emails, deliveries, carts).
+    port = sender.app.conf.get("shopwright_metrics_port") if sender is not None else None
+    if port:
+        from shopwright import metrics
+
+        metrics.serve_worker_metrics(int(port))
+        log.info("metrics.serving", port=port)
+
+
+def _forget_process(pid: int | None = None, **_kwargs: Any) -> None:
+    from shopwright import serving
+
+    serving.worker_exited(pid or os.getpid())
+
+
+worker_init.connect(_serve_metrics)
+worker_process_shutdown.connect(_forget_process)
 
 
 def __getattr__(name: str) -> Any:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.db import utcnow
 from shopwright.notifications import webhooks
 from shopwright.notifications.models import WebhookDelivery, WebhookEndpoint
+from tests.api.test_openapi_responses import assert_documented
 from tests.catalog_factories import Shop
 from tests.conftest import Mailbox
 from tests.factories import assert_problem, customer, error_fields
@@ -337,3 +338,31 @@ def test_the_address_is_checked_again_at_delivery_time(
     assert delivery.last_error is not None
     assert "private, loopback or link-local" in delivery.last_error
     assert json.loads(delivery.body)["type"] == "product.created"
+
+
+def test_every_webhook_answer_matches_the_document(shop: Shop, buyer: Buyer, receiver: Receiver) -> None:
+    document: dict[str, Any] = shop.client.get("/api/openapi.json").json  # type: ignore[assignment]
+    hook = _create(shop, receiver.url, ["order.created"])
+    buyer.buy(shop.product(None)["id"])
+    receiver.wait_for(1)
+    one = f"{HOOKS}/{{webhook_id}}"
+    calls: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", HOOKS, {"json": {"url": receiver.url, "events": ["order.paid"]}}),
+        ("GET", HOOKS, {}),
+        ("GET", one, {}),
+        ("PATCH", one, {"json": {"description": "ERP"}}),
+        ("POST", f"{one}/rotate-secret", {}),
+        ("GET", f"{one}/deliveries", {}),
+        ("GET", f"{one}/deliveries", {"query_string": {"limit": 0}}),
+        ("POST", f"{HOOKS}/{{webhook_id}}/deliveries/{{delivery_id}}/redeliver", {}),
+        ("DELETE", one, {}),
+        ("GET", one, {}),
+    ]
+    [delivery] = shop.client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=shop.headers).json["items"]
+    for method, template, kw in calls:
+        url = template.format(webhook_id=hook["id"], delivery_id=delivery["id"])
+        response = shop.client.open(url, method=method, headers=shop.headers, **kw)
+        assert response.status_code < 500
+        assert_documented(document, method, template, response)
+    metrics = shop.client.get("/metrics")
+    assert_documented(document, "GET", "/metrics", metrics)

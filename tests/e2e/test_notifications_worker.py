@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,12 +23,14 @@ from typing import Any
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.seed import ensure_admin
+from shopwright.notifications import mail_queue
 from shopwright.notifications.models import SENDING, SENT, Email
-from tests.conftest import REDIS_RUN_PREFIX, Mailbox
+from tests.conftest import REDIS_RUN_PREFIX, Mailbox, free_port
 from tests.e2e.conftest import LiveServer, celery_worker, serve
 from tests.webhook_receiver import Receiver, documented_verify, webhook_receiver
 
@@ -203,3 +206,46 @@ def _events(receiver: Receiver) -> int:
 def _settled(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return len(session.scalars(select(Email.status).where(Email.status.in_((SENT, SENDING)))).all())
+
+
+def test_a_worker_serves_the_metrics_of_its_pool_processes(
+    committed_db: Any, sessions: sessionmaker[Session], stack_settings: dict[str, str], tmp_path: Path
+) -> None:
+    # Given a worker with a metrics port, its pool writing into a multiprocess directory
+    port = free_port()
+    (tmp_path / "prometheus").mkdir()
+    env = {
+        **stack_settings,
+        "EMAIL_BACKEND": "file",
+        "EMAIL_OUTBOX_DIR": str(tmp_path / "mail"),
+        "WORKER_METRICS_PORT": str(port),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+    }
+    with sessions() as session, session.begin():
+        mail_queue.queue_email(
+            session,
+            7,
+            "email_changed",
+            "kim@example.com",
+            {"name": None, "new_email": "k@example.com"},
+            sender="shop@example.com",
+        )
+
+    with celery_worker(tmp_path, env):
+        # When a pool process sends the queued email
+        _wait("the email", lambda: any((tmp_path / "mail").glob("*.eml")))
+        # Then the main process's endpoint counts it
+        _wait("the sent email in the worker's metrics", lambda: _emails_sent(port) == 1.0)
+
+
+def _emails_sent(port: int) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return -1.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "shopwright_emails_total" and sample.labels.get("outcome") == "sent":
+                return float(sample.value)
+    return 0.0
