@@ -302,10 +302,12 @@ def _init_errors(app: Flask) -> None:
 def _init_outbox(
     app: Flask, settings: Settings, sessions: sessionmaker[Session], sender: EmailSender
 ) -> None:
-    in_worker = settings.OUTBOX_DELIVERY == "worker" and bool(
-        settings.CELERY_BROKER_URL or settings.REDIS_URL
-    )
-    box = outbox.Outbox(sessions, defer=_queue_for_worker(app) if in_worker else _after_the_response)
+    defer: outbox.Defer = _after_the_response
+    if settings.OUTBOX_DELIVERY == "worker" and (settings.CELERY_BROKER_URL or settings.REDIS_URL):
+        from shopwright import worker  # imported on use: only this mode needs Celery in the web process
+
+        defer = worker.queue_deliveries(app, after_response=_after_the_response)
+    box = outbox.Outbox(sessions, defer=defer)
     reset_ttl = timedelta(minutes=settings.PASSWORD_RESET_TTL_MINUTES)
     box.subscribe_in_transaction(
         PASSWORD_RESET_REQUESTED,
@@ -316,24 +318,6 @@ def _init_outbox(
     subscriptions.subscribe(box, settings, sessions, sender)
     box.attach()
     app.extensions["shopwright.outbox"] = box
-
-
-def _queue_for_worker(app: Flask) -> outbox.Defer:
-    """Return a `defer` that has a Celery worker deliver (OUTBOX_DELIVERY=worker) after the response."""
-    from shopwright import worker  # imported on use: only this mode needs Celery in the web process
-
-    celery_app = worker.celery_init_app(app)
-
-    def queue(_work: Callable[[], object]) -> None:
-        def send() -> None:
-            try:
-                celery_app.send_task(worker.DELIVER_EVENTS)
-            except Exception as error:  # the broker is down: beat's next round delivers instead
-                log.warning("outbox.queue_failed", error_type=type(error).__name__)
-
-        _after_the_response(send)
-
-    return queue
 
 
 def _after_the_response(work: Callable[[], object]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from flask import Flask, current_app
 
 from shopwright.config import Settings
 from shopwright.observability import get_logger
+from shopwright.outbox import Defer
 
 log = get_logger(__name__)
 DELIVER_EVENTS = "shopwright.deliver_events"
@@ -126,6 +128,22 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
+
+
+def queue_deliveries(app: Flask, *, after_response: Defer) -> Defer:
+    """Return the outbox's `defer` for OUTBOX_DELIVERY=worker: queue deliver_events after the response."""
+    celery_app = celery_init_app(app)
+
+    def queue(_work: Callable[[], object]) -> None:
+        def send() -> None:
+            try:
+                celery_app.send_task(DELIVER_EVENTS)
+            except Exception as error:  # the broker is down: beat's next round delivers instead
+                log.warning("outbox.queue_failed", error_type=type(error).__name__)
+
+        after_response(send)
+
+    return queue
 
 
 @shared_task(name=DELIVER_EVENTS)  # type: ignore[untyped-decorator]
