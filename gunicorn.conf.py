@@ -18,3 +18,13 @@ limit_request_field_size = 8190
 
 def post_worker_init(worker: Any) -> None:
     serving.answer_errors_as_problems()
+
+
+# Prometheus multiprocess mode (PROMETHEUS_MULTIPROC_DIR set): every worker writes its samples there and
+# a scrape of any worker sums them all (docs/operations.md, metrics).
+def on_starting(server: Any) -> None:
+    serving.reset_metrics_dir()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    serving.worker_exited(worker.pid)

@@ -29,14 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from shopwright import cli, limits, outbox
+from shopwright import cli, limits, monitoring, outbox
 from shopwright.accounts import passwords, tokens
 from shopwright.accounts import routes as accounts_routes
 from shopwright.accounts.auth import init_auth, is_authenticated
 from shopwright.accounts.revocation import DatabaseRevocations, RedisRevocations, RevocationStore
 from shopwright.accounts.schemas import normalise_email
-from shopwright.accounts.service import EMAIL_CHANGED
-from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED, PASSWORD_RESET_REQUESTED
+from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
 from shopwright.admin import routes as admin_routes
 from shopwright.cart import routes as cart_routes
 from shopwright.catalog import routes as catalog_routes
@@ -57,7 +56,8 @@ from shopwright.errors import (
     problem_for_http,
     validation_problem,
 )
-from shopwright.notifications import service as notifications
+from shopwright.notifications import routes as notifications_routes
+from shopwright.notifications import subscriptions
 from shopwright.notifications.email import EmailSender, make_email_sender
 from shopwright.observability import configure_logging, get_logger, request_id_from
 from shopwright.openapi import finish_document, text_answer
@@ -134,7 +134,8 @@ def create_app(
     _init_request_hooks(app, settings)
     init_auth(app, settings, revocations)
     _init_errors(app)
-    _init_outbox(app, settings, sessions, email_sender or make_email_sender(settings))
+    app.extensions["shopwright.email_sender"] = email_sender or make_email_sender(settings)
+    _init_outbox(app, settings, sessions, app.extensions["shopwright.email_sender"])
     if settings.CORS_ORIGINS:  # no CORS headers (and no per-response work) unless origins are allowed
         CORS(
             app,
@@ -150,7 +151,9 @@ def create_app(
     app.register_api(payments_routes.bp)
     app.register_api(admin_routes.bp)
     app.register_api(promotions_routes.bp)
+    app.register_api(notifications_routes.bp)
     _init_meta_routes(app)
+    monitoring.init_metrics(app, sessions, settings.METRICS_TOKEN, META)
     _init_rate_limits(app, settings)
     finish_document(app.api_doc)  # built once, after every route is registered, then served as is
     cli.register(app)
@@ -299,7 +302,12 @@ def _init_errors(app: Flask) -> None:
 def _init_outbox(
     app: Flask, settings: Settings, sessions: sessionmaker[Session], sender: EmailSender
 ) -> None:
-    box = outbox.Outbox(sessions, defer=_after_the_response)
+    defer: outbox.Defer = _after_the_response
+    if settings.OUTBOX_DELIVERY == "worker" and (settings.CELERY_BROKER_URL or settings.REDIS_URL):
+        from shopwright import worker  # imported on use: only this mode needs Celery in the web process
+
+        defer = worker.queue_deliveries(app, after_response=_after_the_response)
+    box = outbox.Outbox(sessions, defer=defer)
     reset_ttl = timedelta(minutes=settings.PASSWORD_RESET_TTL_MINUTES)
     box.subscribe_in_transaction(
         PASSWORD_RESET_REQUESTED,
@@ -307,13 +315,7 @@ def _init_outbox(
             session, payload, ttl=reset_ttl, reset_url=settings.PASSWORD_RESET_URL
         ),
     )
-    box.subscribe(
-        PASSWORD_RESET_ISSUED,
-        lambda payload: notifications.send_password_reset(sender, settings.EMAIL_FROM, payload),
-    )
-    box.subscribe(
-        EMAIL_CHANGED, lambda payload: notifications.send_email_changed(sender, settings.EMAIL_FROM, payload)
-    )
+    subscriptions.subscribe(box, settings, sessions, sender)
     box.attach()
     app.extensions["shopwright.outbox"] = box
 

@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     SMTP_PASSWORD: str | None = None
     SMTP_STARTTLS: bool = False
 
+    # Outgoing webhooks: `https` URLs resolving to public addresses only, unless this is true (development
+    # and tests: then `http` and private, loopback or link-local addresses are allowed too).
+    WEBHOOK_ALLOW_PRIVATE_URLS: bool = False
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=30)
+
+    # GET /metrics (Prometheus): when set, a scrape must send `Authorization: Bearer <token>`.
+    METRICS_TOKEN: str | None = None
+    # A Celery worker serves its own tasks' metrics (emails, webhook deliveries, carts) on this port when
+    # set; with a pool of processes it needs PROMETHEUS_MULTIPROC_DIR (docs/operations.md, metrics).
+    WORKER_METRICS_PORT: int | None = Field(default=None, ge=1, le=65535)
+
+    # Who delivers outbox events (emails, webhooks) after a commit: `inline` (the web process, once the
+    # response is sent) or `worker` (a Celery task is queued; needs a broker). Beat sweeps up either way.
+    OUTBOX_DELIVERY: Literal["inline", "worker"] = "inline"
+
     # Background jobs (Celery). The broker defaults to REDIS_URL; with neither, tasks run eagerly in-process
     # and periodic work runs from cron through the flask commands (docs/operations.md).
     CELERY_BROKER_URL: str | None = None

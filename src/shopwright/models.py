@@ -6,6 +6,7 @@ from shopwright.catalog.models import Category, Product, Review, Variant
 from shopwright.db import Base
 from shopwright.idempotency import IdempotencyKey
 from shopwright.inventory.models import StockLevel
+from shopwright.notifications.models import Email, WebhookDelivery, WebhookEndpoint
 from shopwright.orders.models import Order, OrderItem
 from shopwright.outbox import Event
 from shopwright.payments.models import Payment, Refund, WebhookEvent
@@ -17,6 +18,7 @@ __all__ = [
     "Cart",
     "CartItem",
     "Category",
+    "Email",
     "Event",
     "IdempotencyKey",
     "Order",
@@ -33,5 +35,7 @@ __all__ = [
     "Variant",
     "Voucher",
     "VoucherRedemption",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WebhookEvent",
 ]

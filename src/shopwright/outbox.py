@@ -25,6 +25,8 @@ Handler = Callable[[dict[str, Any]], None]
 # A handler that writes: it runs inside the delivery's transaction (in a savepoint), so its writes commit
 # with the event's delivery, and a failure rolls them back with it, to be retried.
 TransactionalHandler = Callable[[Session, dict[str, Any]], None]
+# Like a TransactionalHandler, given the whole event (its id and time: webhooks and Message-IDs use them).
+EventHandler = Callable[[Session, "Event"], None]
 Defer = Callable[[Callable[[], object]], None]
 _DISPATCH_KEY = "shopwright.outbox"
 MAX_ATTEMPTS = 10
@@ -57,7 +59,14 @@ def publish(session: Session, name: str, payload: dict[str, Any], *, user_id: in
     box = session.info.get(_DISPATCH_KEY)
     # Deliver in-process only what has a handler here; the rest waits for a worker (`deliver_events`).
     # A delivery needs a second connection while the request still holds its own: keep it rare.
-    if isinstance(box, Outbox) and (name in box.handlers or name in box.transactional):
+    if isinstance(box, Outbox) and box.handles(name):
+        after_commit(session, box.deliver_soon)
+
+
+def deliver_after_commit(session: Session) -> None:
+    """Run a delivery round once the caller's transaction commits (work queued without an event)."""
+    box = session.info.get(_DISPATCH_KEY)
+    if isinstance(box, Outbox):
         after_commit(session, box.deliver_soon)
 
 
@@ -69,6 +78,9 @@ class Outbox:
         self.sessions = sessions
         self.handlers: dict[str, Handler] = {}
         self.transactional: dict[str, TransactionalHandler] = {}
+        self.event_handlers: dict[str, EventHandler] = {}
+        # Run after each delivery round: the work the handlers queued (emails, webhook deliveries).
+        self.after_delivery: list[Callable[[], object]] = []
         self.defer = defer
 
     def subscribe(self, name: str, handler: Handler) -> None:
@@ -78,6 +90,14 @@ class Outbox:
     def subscribe_in_transaction(self, name: str, handler: TransactionalHandler) -> None:
         """Deliver events called `name` to `handler` with the delivery's session (TransactionalHandler)."""
         self.transactional[name] = handler
+
+    def subscribe_event(self, name: str, handler: EventHandler) -> None:
+        """Deliver events called `name` to `handler` with the delivery's session and the event row."""
+        self.event_handlers[name] = handler
+
+    def handles(self, name: str) -> bool:
+        """Tell whether events called `name` have a handler here."""
+        return name in self.handlers or name in self.transactional or name in self.event_handlers
 
     def deliver_soon(self) -> None:
         """Deliver pending events now, or when `defer` runs the work."""
@@ -107,14 +127,20 @@ class Outbox:
                 if event is None:
                     break
                 delivered += self._deliver(session, event)
+        for work in self.after_delivery:
+            work()
         return delivered
 
     def _deliver(self, session: Session, event: Event) -> int:
         handler = self.handlers.get(event.name)
         writer = self.transactional.get(event.name)
+        event_handler = self.event_handlers.get(event.name)
         event.attempts += 1
         try:
-            if writer is not None:
+            if event_handler is not None:
+                with session.begin_nested():
+                    event_handler(session, event)
+            elif writer is not None:
                 with session.begin_nested():
                     writer(session, event.payload)
             elif handler is not None:
@@ -124,7 +150,13 @@ class Outbox:
             if event.attempts >= MAX_ATTEMPTS:
                 event.failed_at = utcnow()
             event.next_attempt_at = utcnow() + timedelta(seconds=min(2**event.attempts, 3600))
-            log.warning("event.delivery_failed", event_id=event.id, name=event.name, attempts=event.attempts)
+            log.warning(
+                "event.delivery_failed",
+                event_id=event.id,
+                name=event.name,
+                attempts=event.attempts,
+                error=event.last_error,
+            )
             return 0
         event.delivered_at = utcnow()
         # Payloads may carry secrets (reset tokens): keep only what an audit needs.

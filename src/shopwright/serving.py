@@ -6,6 +6,8 @@ like every other error of the API, not gunicorn's HTML page. gunicorn.conf.py in
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from gunicorn import util  # type: ignore[import-untyped]
@@ -37,3 +39,25 @@ def write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
         "\r\n"
     )
     util.write_nonblock(sock, head.encode("latin-1") + data)
+
+
+def reset_metrics_dir() -> None:
+    """Empty PROMETHEUS_MULTIPROC_DIR before any worker starts (a previous run's samples would add up).
+
+    Called by gunicorn's master (`on_starting`); without the variable there is nothing to do.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for leftover in path.glob("*.db"):
+        leftover.unlink()
+
+
+def worker_exited(pid: int) -> None:
+    """Tell the metrics that a gunicorn worker is gone (its live gauges stop counting; counters stay)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from shopwright import metrics  # imported on use: the master needs it only in multiprocess mode
+
+        metrics.mark_process_dead(pid)

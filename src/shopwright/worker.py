@@ -14,22 +14,28 @@ through `flask deliver-events` and `flask expire-carts` instead of beat.
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task, shared_task
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_init, worker_process_shutdown
 from flask import Flask, current_app
 
 from shopwright.config import Settings
 from shopwright.observability import get_logger
+from shopwright.outbox import Defer
 
 log = get_logger(__name__)
 DELIVER_EVENTS = "shopwright.deliver_events"
 EXPIRE_CARTS = "shopwright.expire_carts"
 CANCEL_UNPAID_ORDERS = "shopwright.cancel_unpaid_orders"
 PURGE_IDEMPOTENCY_KEYS = "shopwright.purge_idempotency_keys"
+PURGE_REVOKED_TOKENS = "shopwright.purge_revoked_tokens"
+SEND_EMAILS = "shopwright.send_emails"
+DELIVER_WEBHOOKS = "shopwright.deliver_webhooks"
 RECONCILE_PAYMENTS = "shopwright.reconcile_payments"
 RECONCILE_EVERY_SECONDS = 300
 # Relative to the working directory, like the other instance/ files (writable in the Docker image).
@@ -54,6 +60,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": True,
         "timezone": "UTC",
         "beat_schedule_filename": BEAT_SCHEDULE_FILE,
+        # Read by _serve_metrics when the worker starts (WORKER_METRICS_PORT).
+        "shopwright_metrics_port": settings.WORKER_METRICS_PORT,
         "beat_schedule": {
             # A run that waited longer than one interval (worker down) is dropped: the next one does its work.
             "deliver-events": {
@@ -83,6 +91,23 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "schedule": 3600.0,
                 "options": {"expires": 3600},
             },
+            # The revocation list's table keeps an entry until its token would have expired anyway.
+            "purge-revoked-tokens": {
+                "task": PURGE_REVOKED_TOKENS,
+                "schedule": 3600.0,
+                "options": {"expires": 3600},
+            },
+            # deliver-events sends what its handlers queued; these catch the retries that fall due later.
+            "send-emails": {
+                "task": SEND_EMAILS,
+                "schedule": float(every_events),
+                "options": {"expires": every_events},
+            },
+            "deliver-webhooks": {
+                "task": DELIVER_WEBHOOKS,
+                "schedule": float(every_events),
+                "options": {"expires": every_events},
+            },
         },
     }
 
@@ -103,6 +128,22 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
+
+
+def queue_deliveries(app: Flask, *, after_response: Defer) -> Defer:
+    """Return the outbox's `defer` for OUTBOX_DELIVERY=worker: queue deliver_events after the response."""
+    celery_app = celery_init_app(app)
+
+    def queue(_work: Callable[[], object]) -> None:
+        def send() -> None:
+            try:
+                celery_app.send_task(DELIVER_EVENTS)
+            except Exception as error:  # the broker is down: beat's next round delivers instead
+                log.warning("outbox.queue_failed", error_type=type(error).__name__)
+
+        after_response(send)
+
+    return queue
 
 
 @shared_task(name=DELIVER_EVENTS)  # type: ignore[untyped-decorator]
@@ -163,6 +204,42 @@ def purge_idempotency_keys() -> int:
         return idempotency.purge_keys(session)
 
 
+@shared_task(name=PURGE_REVOKED_TOKENS)  # type: ignore[untyped-decorator]
+def purge_revoked_tokens() -> int:
+    """Delete revocation entries whose tokens have expired anyway; return the count."""
+    from shopwright.accounts.revocation import DatabaseRevocations
+
+    sessions = current_app.extensions["shopwright.sessions"]
+    with sessions() as session, session.begin():
+        return DatabaseRevocations(sessions).purge_expired(session)
+
+
+@shared_task(name=SEND_EMAILS)  # type: ignore[untyped-decorator]
+def send_emails() -> dict[str, int]:
+    """Send the queued emails that are due (each at most once); return the counts."""
+    from shopwright.notifications import subscriptions
+
+    sent = subscriptions.send_emails(
+        current_app.extensions["shopwright.sessions"], current_app.extensions["shopwright.email_sender"]
+    )
+    if sent.sent or sent.failed or sent.interrupted:
+        log.info("emails.sent", sent=sent.sent, failed=sent.failed, interrupted=sent.interrupted)
+    return {"sent": sent.sent, "failed": sent.failed, "interrupted": sent.interrupted}
+
+
+@shared_task(name=DELIVER_WEBHOOKS)  # type: ignore[untyped-decorator]
+def deliver_webhooks() -> dict[str, int]:
+    """Send the webhook deliveries that are due; return the counts."""
+    from shopwright.notifications import subscriptions
+
+    done = subscriptions.deliver_webhooks(
+        current_app.extensions["shopwright.sessions"], current_app.extensions["shopwright.settings"]
+    )
+    if done.succeeded or done.failed:
+        log.info("webhooks.delivered", succeeded=done.succeeded, failed=done.failed)
+    return {"succeeded": done.succeeded, "failed": done.failed}
+
+
 def _keep_app_logging(**_kwargs: Any) -> None:
     # create_app() already routed every log record through structlog (LOG_LEVEL, LOG_JSON). A receiver
     # of this signal stops Celery from replacing the root handlers with its own plain-text format.
@@ -170,6 +247,26 @@ def _keep_app_logging(**_kwargs: Any) -> None:
 
 
 setup_logging.connect(_keep_app_logging)
+
+
+def _serve_metrics(sender: Any = None, **_kwargs: Any) -> None:
+    # The worker's main process serves what its pool processes counted (emails, deliveries, carts).
+    port = sender.app.conf.get("shopwright_metrics_port") if sender is not None else None
+    if port:
+        from shopwright import metrics
+
+        metrics.serve_worker_metrics(int(port))
+        log.info("metrics.serving", port=port)
+
+
+def _forget_process(pid: int | None = None, **_kwargs: Any) -> None:
+    from shopwright import serving
+
+    serving.worker_exited(pid or os.getpid())
+
+
+worker_init.connect(_serve_metrics)
+worker_process_shutdown.connect(_forget_process)
 
 
 def __getattr__(name: str) -> Any:

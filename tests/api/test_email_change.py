@@ -79,8 +79,12 @@ def test_an_email_change_with_the_password_tells_the_old_address_and_ends_other_
     # The old address hears of it (a stolen session cannot change the email unnoticed); the new one not.
     [notice] = mailbox.to(account.email)
     assert notice["Subject"] == "Your Shopwright email address was changed"
-    body = notice.get_content()
+    # Plain text and HTML alternatives, rendered from the templates in notifications/templates/.
+    assert notice.get_content_type() == "multipart/alternative"
+    body = notice.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = notice.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     assert new_email in body
+    assert new_email in html
     assert "Hello Ann Owner," in body
     assert mailbox.to(new_email) == []
     # This session goes on; every other one ended, access and refresh tokens alike.

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from jsonschema import Draft202012Validator
 from werkzeug.test import TestResponse
 
 from tests.factories import Account
 from tests.factories.catalog import PRODUCTS, Shop
 from tests.factories.orders import Buyer
+from tests.support.openapi import assert_documented
 
 ADDRESS = {"full_name": "Ada Buyer", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345"}
 
@@ -25,26 +25,6 @@ ADDRESS = {"full_name": "Ada Buyer", "line1": "1 Main St", "city": "Springfield"
 def document(client: FlaskClient) -> dict[str, Any]:
     spec: dict[str, Any] = client.get("/api/openapi.json").json  # type: ignore[assignment]
     return spec
-
-
-def assert_documented(document: dict[str, Any], method: str, path: str, response: TestResponse) -> None:
-    """Assert the response's status, media type and body are the ones the document gives for them."""
-    operation = document["paths"][path][method.lower()]
-    status = str(response.status_code)
-    declared = operation["responses"].get(status) or operation["responses"]["default"]
-    content = declared.get("content")
-    if content is None:
-        assert response.get_data() == b"", f"{method} {path} {status} documents no body"
-        return
-    assert response.mimetype in content, (method, path, status, response.mimetype, list(content))
-    schema = content[response.mimetype]["schema"]
-    if response.mimetype.endswith("json"):
-        validator = Draft202012Validator({**schema, "components": document["components"]})
-        errors = [
-            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in validator.iter_errors(response.json)
-        ]
-        assert errors == [], (method, path, status)
 
 
 def _call(

@@ -7,6 +7,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -19,9 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright import outbox
+from shopwright.accounts.models import RevokedToken
 from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED
+from shopwright.db import utcnow
 from shopwright.outbox import Event
-from shopwright.worker import DELIVER_EVENTS, EXPIRE_CARTS, celery_init_app
+from shopwright.worker import DELIVER_EVENTS, EXPIRE_CARTS, PURGE_REVOKED_TOKENS, celery_init_app
 from tests.conftest import REDIS_RUN_PREFIX, Mailbox
 from tests.support.servers import celery_worker
 
@@ -160,3 +163,23 @@ def test_without_a_broker_tasks_run_in_the_caller(
     assert len(mailbox.to("eager@example.com")) == 1
     assert _event(sessions, event_id).delivered_at is not None
     assert expired == {"carts": 0, "units": 0}
+
+
+def test_the_purge_task_deletes_expired_revocation_entries_only(
+    make_app: Callable[..., Flask], sessions: sessionmaker[Session]
+) -> None:
+    # Given the revocation table's copy with one entry past its token's expiry and one still needed
+    app = make_app(REDIS_URL=None)
+    celery_app = celery_init_app(app)
+    now = utcnow()
+    with sessions() as session, session.begin():
+        session.add(RevokedToken(key="jti:old", expires_at=now - timedelta(minutes=1)))
+        session.add(RevokedToken(key="jti:live", expires_at=now + timedelta(minutes=10)))
+
+    # When beat's hourly purge runs
+    purged = celery_app.tasks[PURGE_REVOKED_TOKENS].delay().get()
+
+    # Then only the expired entry is gone
+    assert purged == 1
+    with sessions() as session:
+        assert session.scalars(select(RevokedToken.key)).all() == ["jti:live"]

@@ -11,8 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED
+from shopwright.notifications.models import Email
 from shopwright.outbox import Event
 from tests.factories import customer
+from tests.factories.catalog import Shop
+from tests.factories.orders import Buyer
 from tests.support.servers import SmtpServer
 
 pytestmark = [pytest.mark.postgres_only]
@@ -60,3 +63,36 @@ def test_emails_wait_in_the_outbox_while_smtp_is_down_and_go_out_once_it_returns
     assert [(attempts, delivered) for attempts, delivered, _ in _events(sessions)] == [(2, True)] * 2
     assert runner.invoke(args=["deliver-events"]).output.strip() == "Delivered 0 event(s)"
     assert [len(smtp.mailbox.to(email)) for email in emails] == [1, 1]
+
+
+def test_order_emails_wait_while_smtp_is_down_and_go_out_once_when_it_returns(
+    make_app: Callable[..., Flask], smtp: SmtpServer, sessions: sessionmaker[Session]
+) -> None:
+    # Given a shop whose SMTP server is down, and a customer who checks out
+    app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port)
+    shop = Shop(app, app.test_client())
+    product = shop.product(None, stock_quantity=5)
+    buyer = Buyer(app.test_client(), customer(app.test_client()))
+    order = buyer.buy(product["id"])
+
+    # Then the order stands and its confirmation waits in the queue with its first error
+    with sessions() as session:
+        email = session.scalars(select(Email)).one()
+    assert (email.status, email.attempts) == ("pending", 1)
+    assert email.last_error is not None
+    assert email.last_error.startswith("ConnectionRefusedError")
+
+    # When the server is back and the periodic delivery runs
+    smtp.start()
+    runner = app.test_cli_runner()
+    deadline = time.monotonic() + 10  # the retry is due about 2 s after the failed try
+    while not smtp.mailbox.to(buyer.account.email) and time.monotonic() < deadline:
+        runner.invoke(args=["deliver-events"])
+        time.sleep(0.5)
+
+    # Then the confirmation went out exactly once, and later runs send nothing more
+    runner.invoke(args=["deliver-events"])
+    [message] = smtp.mailbox.to(buyer.account.email)
+    assert message["Subject"] == f"Order #{order['id']} received"
+    with sessions() as session:
+        assert session.scalars(select(Email.status)).all() == ["sent"]

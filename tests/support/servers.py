@@ -173,12 +173,21 @@ def celery_worker(
     try:
         yield process, log
     finally:
+        stop_process_group(process)
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a worker started in its own session: SIGTERM (warm shutdown), SIGKILL if it hangs."""
+    try:
         os.killpg(process.pid, signal.SIGTERM)  # warm shutdown of the worker, its pool and beat
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    except ProcessLookupError:  # a test killed it already
+        process.wait(timeout=10)
+        return
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 @dataclass

@@ -11,9 +11,12 @@ from shopwright.config import Settings
 from shopwright.worker import (
     CANCEL_UNPAID_ORDERS,
     DELIVER_EVENTS,
+    DELIVER_WEBHOOKS,
     EXPIRE_CARTS,
     PURGE_IDEMPOTENCY_KEYS,
+    PURGE_REVOKED_TOKENS,
     RECONCILE_PAYMENTS,
+    SEND_EMAILS,
     celery_config,
     celery_init_app,
 )
@@ -68,6 +71,9 @@ def test_beat_sends_exactly_the_periodic_tasks_at_their_intervals() -> None:
         "cancel-unpaid-orders": (CANCEL_UNPAID_ORDERS, 60.0),
         "reconcile-payments": (RECONCILE_PAYMENTS, 300.0),
         "purge-idempotency-keys": (PURGE_IDEMPOTENCY_KEYS, 3600.0),
+        "purge-revoked-tokens": (PURGE_REVOKED_TOKENS, 3600.0),
+        "send-emails": (SEND_EMAILS, 10.0),
+        "deliver-webhooks": (DELIVER_WEBHOOKS, 10.0),
     }
     # A run that waited longer than one interval is dropped rather than piling up behind a stopped worker.
     assert schedule["deliver-events"]["options"] == {"expires": 10}
@@ -86,7 +92,8 @@ def test_the_intervals_are_settings() -> None:
 def test_the_celery_app_registers_the_tasks_under_stable_names(tmp_path: Any) -> None:
     celery_app = celery_init_app(_app(tmp_path))
 
-    assert {DELIVER_EVENTS, EXPIRE_CARTS, CANCEL_UNPAID_ORDERS, RECONCILE_PAYMENTS} <= set(celery_app.tasks)
+    names = {DELIVER_EVENTS, EXPIRE_CARTS, CANCEL_UNPAID_ORDERS, RECONCILE_PAYMENTS, PURGE_REVOKED_TOKENS}
+    assert names | {SEND_EMAILS, DELIVER_WEBHOOKS} <= set(celery_app.tasks)
     assert celery_app.conf.task_always_eager is True
 
 

@@ -21,6 +21,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, delete, func, insert, select, text, true, update
 from sqlalchemy.orm import Session
 
+from shopwright import metrics
 from shopwright.cart.errors import (
     CartCurrencyMismatch,
     CartFull,
@@ -222,6 +223,7 @@ def expire_carts(session: Session, *, now: datetime | None = None, batch_size: i
                 .with_for_update(skip_locked=True)
             ).all()
             if not ids:
+                metrics.CARTS_EXPIRED.inc(carts)
                 return ExpiredCarts(carts, units)
             expired, released = _expire(session, list(ids))
         carts, units = carts + expired, units + released

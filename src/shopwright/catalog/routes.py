@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 from flask import Response, current_app, request
 from flask_openapi import APIBlueprint, Tag
-from sqlalchemy import Row
-from sqlalchemy.orm import Session
 
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id, login_required
 from shopwright.catalog import display, listing, reviews, service
@@ -35,8 +32,9 @@ from shopwright.catalog.schemas import (
     VariantPath,
     VariantUpdate,
 )
-from shopwright.db import AnyRow, get_read_session, get_session
+from shopwright.db import get_read_session, get_session
 from shopwright.inventory import service as inventory
+from shopwright.inventory import view as inventory_view
 from shopwright.openapi import ETAG, NOT_MODIFIED, json_answer
 from shopwright.orders import purchases
 from shopwright.schemas import ItemList, LimitQuery, Page
@@ -72,7 +70,7 @@ def list_products(query: ProductQuery) -> Result:
 )
 def get_product(path: ProductPath) -> Result:
     session = get_read_session()
-    return _product_answer(session, display.get_product_row(session, path.product_id))
+    return inventory_view.product_json(session, path.product_id)
 
 
 @products_bp.get(
@@ -111,7 +109,7 @@ def recommendations(path: ProductPath) -> Result:
     session = get_read_session()
     ranked = purchases.recommendation_ranking(session, path.product_id, limit=RECOMMENDATIONS)
     rows = reviews.recommend(session, path.product_id, preferred=ranked, limit=RECOMMENDATIONS)
-    return {"items": _products_json(session, rows)}
+    return {"items": inventory_view.products_json(session, rows)}
 
 
 @categories_bp.get(
@@ -143,7 +141,8 @@ def category_products(path: CategoryPath, query: ListingQuery) -> Result:
 @admin_required
 def create_product(body: ProductCreate) -> Result:
     session = get_session()
-    return _product_answer(session, inventory.create_product(session, body).id), 201
+    product = inventory.create_product(session, body)
+    return inventory_view.product_json(session, product.id, include_hidden=True), 201
 
 
 @products_bp.put(
@@ -163,7 +162,8 @@ def create_product(body: ProductCreate) -> Result:
 @admin_required
 def update_product(path: ProductPath, body: ProductUpdate) -> Result:
     session = get_session()
-    return _product_answer(session, inventory.update_product(session, path.product_id, body).id)
+    product = inventory.update_product(session, path.product_id, body)
+    return inventory_view.product_json(session, product.id, include_hidden=True)
 
 
 @products_bp.delete(
@@ -241,11 +241,11 @@ def delete_category(path: CategoryPath) -> Result:
     return no_content()
 
 
-# --- serialisation: every product answer is display.product_json ------------------------------
+# --- serialisation: every product answer is inventory.view.product(s)_json ---------------------
 def _listing(query: ProductQuery) -> Response:
     session = get_read_session()
     page = listing.list_products(session, query, in_stock=inventory.in_stock_condition())
-    body: dict[str, Any] = {"items": _products_json(session, page.items)}
+    body: dict[str, Any] = {"items": inventory_view.products_json(session, page.items)}
     if page.total is not None:
         body.update(page=query.page or 1, per_page=query.per_page or query.limit, total=page.total)
     else:
@@ -263,21 +263,6 @@ def _with_etag(body: dict[str, Any]) -> Response:
     response.mimetype = "application/json"
     response.set_etag(etag)
     return response
-
-
-def _products_json(session: Session, rows: Sequence[AnyRow]) -> list[dict[str, Any]]:
-    """Return product rows (display.PRODUCT) with their variants for sale, as the API sends them."""
-    return display.products_json(rows, inventory.variants_for_sale(session, [row.id for row in rows]))
-
-
-def _product_answer(session: Session, product: AnyRow | int) -> dict[str, Any]:
-    """Return one product as the API sends it; given an id, read it whatever its state (admin answers)."""
-    row = (
-        product
-        if isinstance(product, Row)
-        else display.get_product_row(session, product, include_hidden=True)
-    )
-    return _products_json(session, [row])[0]
 
 
 def _variant_out(variant: Variant) -> dict[str, Any]:

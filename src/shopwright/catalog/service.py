@@ -11,6 +11,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
+from shopwright import outbox
 from shopwright.catalog.errors import (
     CategoryInUse,
     CategoryNameTaken,
@@ -24,6 +25,7 @@ from shopwright.catalog.errors import (
     UnknownCategory,
     VariantNotFound,
 )
+from shopwright.catalog.events import PRODUCT_DELETED
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import (
     CategoryCreate,
@@ -264,6 +266,7 @@ def delete_product(session: Session, product_id: int) -> None:
     with session.begin():
         product = apply_product_update(session, product_id, ProductUpdate())
         product.deleted_at = utcnow()
+        outbox.publish(session, PRODUCT_DELETED, {"product_id": product.id})
 
 
 def default_variant(product: Product) -> Variant:

@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from shopwright import outbox
 from shopwright.catalog import service as catalog
 from shopwright.catalog.errors import VariantNotFound
+from shopwright.catalog.events import PRODUCT_CREATED, PRODUCT_UPDATED
 from shopwright.catalog.models import Product, Variant
 from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
 from shopwright.db import AnyRow, get_by_id, id_among, is_postgres, table_of
@@ -23,6 +25,10 @@ from shopwright.inventory.errors import OutOfStock, StockBelowReserved
 from shopwright.inventory.models import StockLevel
 from shopwright.pagination import KeysetPage, keyset_page
 
+INVENTORY_LOW_STOCK = "inventory.low_stock"
+# A sale that takes a variant's on-hand stock from above this to at most this tells of it (the same
+# default as the admin inventory list's `threshold`).
+LOW_STOCK_THRESHOLD = 5
 # variant_id, product_id, sku, product_name, variant_name, quantity, reserved, available
 StockRow = Row[int, int, str, str, str, int, int, int]
 
@@ -37,13 +43,13 @@ _RESERVE = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"), _AVAILABLE_UNITS)
     .values(reserved=_STOCK.c.reserved + bindparam("units"))
-    .returning(_STOCK.c.variant_id)
+    .returning(_STOCK.c.quantity)
 )
 _SELL = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"), _AVAILABLE_UNITS)
     .values(quantity=_STOCK.c.quantity - bindparam("units"))
-    .returning(_STOCK.c.variant_id)
+    .returning(_STOCK.c.quantity)
 )
 _RELEASE = (
     update(_STOCK)
@@ -54,7 +60,7 @@ _SELL_RESERVED = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"), _STOCK.c.reserved >= bindparam("units"))
     .values(quantity=_STOCK.c.quantity - bindparam("units"), reserved=_STOCK.c.reserved - bindparam("units"))
-    .returning(_STOCK.c.variant_id)
+    .returning(_STOCK.c.variant_id, _STOCK.c.quantity)
 )
 _RESTOCK = (
     update(_STOCK)
@@ -68,6 +74,7 @@ def create_product(session: Session, data: ProductCreate) -> Product:
     with session.begin():
         product, stocked = catalog.add_product(session, data)
         session.add_all(StockLevel(variant_id=variant.id, quantity=quantity) for variant, quantity in stocked)
+        outbox.publish(session, PRODUCT_CREATED, {"product_id": product.id})
     return product
 
 
@@ -77,6 +84,7 @@ def update_product(session: Session, product_id: int, data: ProductUpdate) -> Pr
         product = catalog.apply_product_update(session, product_id, data)
         if data.stock_quantity is not None:
             set_quantity(session, catalog.default_variant(product).id, data.stock_quantity)
+        outbox.publish(session, PRODUCT_UPDATED, {"product_id": product.id})
     return product
 
 
@@ -85,6 +93,7 @@ def add_variant(session: Session, product_id: int, data: VariantCreate) -> Varia
     with session.begin():
         variant = catalog.add_variant(session, product_id, data)
         session.add(StockLevel(variant_id=variant.id, quantity=data.stock_quantity))
+        outbox.publish(session, PRODUCT_UPDATED, {"product_id": product_id})
     return variant
 
 
@@ -94,6 +103,7 @@ def update_variant(session: Session, product_id: int, variant_id: int, data: Var
         variant = catalog.apply_variant_update(session, product_id, variant_id, data)
         if data.stock_quantity is not None:
             set_quantity(session, variant.id, data.stock_quantity)
+        outbox.publish(session, PRODUCT_UPDATED, {"product_id": product_id})
     return variant
 
 
@@ -137,17 +147,28 @@ def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
         sold = session.execute(_SELL_RESERVED, {"variant": variant_id, "units": quantity}).first()
         if sold is None:  # the reservation accounting is broken: refuse rather than oversell
             raise _out_of_stock(session, variant_id, quantity)
+        _tell_low_stock(session, variant_id, sold[1], quantity)
+
+
+def _tell_low_stock(session: Session, variant_id: int, left: int, sold: int) -> None:
+    # Only the sale that crosses the threshold tells: one event per fall, not one per later sale.
+    if left <= LOW_STOCK_THRESHOLD < left + sold:
+        outbox.publish(session, INVENTORY_LOW_STOCK, {"variant_id": variant_id, "quantity": left})
 
 
 def sell(session: Session, variant_id: int, quantity: int) -> None:
     """Sell units from what is available or raise OutOfStock; runs inside the caller's transaction."""
-    _take_available(session, _SELL, variant_id, quantity)
+    left = _take_available(session, _SELL, variant_id, quantity)
+    _tell_low_stock(session, variant_id, left, quantity)
 
 
-def _take_available(session: Session, statement: Any, variant_id: int, quantity: int) -> None:
+def _take_available(session: Session, statement: Any, variant_id: int, quantity: int) -> int:
+    """Run a conditional UPDATE of units available (_RESERVE, _SELL); return the quantity on hand left."""
     # One conditional UPDATE: the row lock it takes re-checks availability against every racing change.
-    if session.execute(statement, {"variant": variant_id, "units": quantity}).first() is None:
+    taken = session.execute(statement, {"variant": variant_id, "units": quantity}).first()
+    if taken is None:
         raise _out_of_stock(session, variant_id, quantity)
+    return int(taken[0])
 
 
 def restock(session: Session, quantities: Mapping[int, int]) -> None:
@@ -184,6 +205,11 @@ def adjust_stock(
         else:
             _change_quantity(session, variant_id, delta)
         return session.execute(_STOCK_ROWS.where(StockLevel.variant_id == variant_id)).one()
+
+
+def find_stock_row(session: Session, variant_id: int) -> StockRow | None:
+    """Return a variant's stock row as the admin inventory shows it, or None."""
+    return session.execute(_STOCK_ROWS.where(StockLevel.variant_id == variant_id)).first()
 
 
 def list_stock(

@@ -12,13 +12,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session, selectinload
 
-from shopwright import idempotency, outbox
+from shopwright import idempotency, metrics, outbox
 from shopwright.db import utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.observability import get_logger
 from shopwright.orders.display import get_order_json
 from shopwright.orders.errors import NothingToRefund
+from shopwright.orders.events import ORDER_CANCELLED, ORDER_REFUNDED
 from shopwright.orders.models import Order
 from shopwright.orders.service import lock_order
 from shopwright.orders.status import CANCELLED, DELIVERED, PAID, PENDING, REFUNDED, SHIPPED, check_transition
@@ -94,10 +95,14 @@ def settle_refund(session: Session, gateway: PaymentGateway, refund_id: int) -> 
         log.warning("refund.unanswered", refund_id=refund.id, order_id=payment.order_id)
         return refund
     with session.begin():
+        # Under the refund's row lock: only the call that settles it tells of it (a retry finds it settled).
+        settling = session.scalar(select(Refund.status).where(Refund.id == refund.id).with_for_update())
         refund = payments.finish_refund(session, refund.id, result)
         payment = session.get(Payment, payment.id, populate_existing=True) or payment
-        if refund.status == RefundStatus.SUCCEEDED and payment.refunded_cents >= payment.amount_cents:
-            _mark_refunded(session, payment.order_id)
+        if settling == RefundStatus.PENDING and refund.status == RefundStatus.SUCCEEDED:
+            _record_refund(session, payment, refund)
+    if settling == RefundStatus.PENDING:
+        metrics.REFUNDS.labels(outcome=refund.status).inc()
     if refund.status == RefundStatus.FAILED:
         log.warning(
             "refund.failed", refund_id=refund.id, order_id=payment.order_id, reason=refund.failure_message
@@ -142,7 +147,7 @@ def _cancel_locked(session: Session, order: Order) -> Refund | None:
     inventory.restock(session, {item.variant_id: item.quantity for item in order.items})
     order.status = CANCELLED
     order.cancelled_at = utcnow()
-    outbox.publish(session, "order.cancelled", {"order_id": order.id}, user_id=order.user_id)
+    outbox.publish(session, ORDER_CANCELLED, {"order_id": order.id}, user_id=order.user_id)
     payment = payments.succeeded_payment(session, order.id) if was_paid else None
     if payment is None or payment.refunded_cents >= payment.amount_cents:
         return None
@@ -151,12 +156,15 @@ def _cancel_locked(session: Session, order: Order) -> Refund | None:
     )
 
 
-def _mark_refunded(session: Session, order_id: int) -> None:
-    order = lock_order(session, order_id, user_id=None)
-    if order.status in (PAID, SHIPPED, DELIVERED):
+def _record_refund(session: Session, payment: Payment, refund: Refund) -> None:
+    # Every refund the provider made is told (the customer's email states its amount); a full refund of
+    # a paid, shipped or delivered order also moves it to refunded (a cancelled order stays cancelled).
+    order = lock_order(session, payment.order_id, user_id=None)
+    if payment.refunded_cents >= payment.amount_cents and order.status in (PAID, SHIPPED, DELIVERED):
         order.status = REFUNDED
         order.refunded_at = utcnow()
-        outbox.publish(session, "order.refunded", {"order_id": order.id}, user_id=order.user_id)
+    payload = {"order_id": order.id, "refund_id": refund.id, "amount_cents": refund.amount_cents}
+    outbox.publish(session, ORDER_REFUNDED, payload, user_id=order.user_id)
 
 
 def _refund_and_payment(session: Session, refund_id: int) -> tuple[Refund, Payment]:

@@ -16,22 +16,21 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
-from shopwright import idempotency, outbox
+from shopwright import idempotency, metrics, outbox
 from shopwright.cart import handover
 from shopwright.cart.handover import CheckoutLine
-from shopwright.db import table_of, utcnow
+from shopwright.db import after_commit, table_of, utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.orders.display import order_json
 from shopwright.orders.errors import UnsupportedShippingCountry
+from shopwright.orders.events import ORDER_CREATED
 from shopwright.orders.models import Order, OrderItem
 from shopwright.orders.payment import publish_paid
 from shopwright.orders.pricing import PricingRules, Totals, compute_totals
 from shopwright.orders.schemas import OrderCreate, ShippingAddressIn
 from shopwright.orders.status import PAID, PENDING
 from shopwright.promotions import service as promotions
-
-ORDER_CREATED = "order.created"
 
 
 @dataclass(slots=True)
@@ -110,6 +109,7 @@ def place_order(
         )
         if order.total_cents == 0:
             _paid_at_checkout(session, order)
+        after_commit(session, metrics.ORDERS_PLACED.inc)
         response = StoredResponse(201, order_json(asdict(order), order.items, []))
         if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from shopwright import idempotency, outbox
-from shopwright.db import utcnow
+from shopwright import idempotency, metrics, outbox
+from shopwright.db import after_commit, utcnow
 from shopwright.errors import problem_for
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.observability import get_logger
 from shopwright.orders.cancellation import settle_refund
 from shopwright.orders.errors import NothingToPay
+from shopwright.orders.events import ORDER_PAID
 from shopwright.orders.models import Order
 from shopwright.orders.service import lock_order
 from shopwright.orders.status import PAID, PENDING, check_transition
@@ -31,7 +32,6 @@ from shopwright.payments.models import Payment, PaymentStatus, Refund
 from shopwright.payments.schemas import PaymentOut
 
 log = get_logger(__name__)
-ORDER_PAID = "order.paid"
 # A payment still `processing` this long after it started lost its answer and its webhook: ask the provider.
 RECONCILE_AFTER = timedelta(minutes=10)
 # A provider that still knows no charge this long after the attempt never received it (Stripe's search
@@ -169,6 +169,9 @@ def _settle(
         order = lock_order(session, payment.order_id, user_id=None)
         settled = payments.record_charge(session, payment.id, result)
         payment = settled or payment
+        if settled is not None:  # counted once, by the call that settled it, once that commits
+            outcome = settled.status
+            after_commit(session, lambda: metrics.PAYMENTS.labels(outcome=outcome).inc())
         if settled is not None and settled.status == PaymentStatus.SUCCEEDED:
             refund = _mark_paid_or_refund(session, order, settled)
         response = _response(payment)

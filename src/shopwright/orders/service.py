@@ -9,12 +9,14 @@ from sqlalchemy.orm import Session, selectinload
 from shopwright import outbox
 from shopwright.db import is_row_id, utcnow
 from shopwright.orders.errors import OrderNotFound
+from shopwright.orders.events import ORDER_DELIVERED, ORDER_PAID, ORDER_SHIPPED
 from shopwright.orders.models import Order
 from shopwright.orders.status import DELIVERED, PAID, SHIPPED, check_transition
 from shopwright.payments import service as payments
 from shopwright.payments.models import PaymentStatus
 
 _STAMPS = {PAID: "paid_at", SHIPPED: "shipped_at", DELIVERED: "delivered_at"}
+_EVENTS = {PAID: ORDER_PAID, SHIPPED: ORDER_SHIPPED, DELIVERED: ORDER_DELIVERED}
 
 
 def advance_status(session: Session, order_id: int, target: str) -> Order:
@@ -24,7 +26,7 @@ def advance_status(session: Session, order_id: int, target: str) -> Order:
         check_transition(order.status, target)
         order.status = target
         setattr(order, _STAMPS[target], utcnow())
-        outbox.publish(session, f"order.{target}", {"order_id": order.id}, user_id=order.user_id)
+        outbox.publish(session, _EVENTS[target], {"order_id": order.id}, user_id=order.user_id)
     return order
 
 
