@@ -65,6 +65,7 @@ from shopwright.orders import routes as orders_routes
 from shopwright.payments import routes as payments_routes
 from shopwright.payments.gateway import make_gateway
 from shopwright.promotions import routes as promotions_routes
+from shopwright.reports import routes as reports_routes
 from shopwright.schemas import Health
 
 log = get_logger(__name__)
@@ -150,6 +151,7 @@ def create_app(
     app.register_api(payments_routes.bp)
     app.register_api(admin_routes.bp)
     app.register_api(promotions_routes.bp)
+    app.register_api(reports_routes.bp)
     _init_meta_routes(app)
     _init_rate_limits(app, settings)
     finish_document(app.api_doc)  # built once, after every route is registered, then served as is

@@ -23,6 +23,7 @@ RANKS = {
     "orders": 4,
     "notifications": 5,
     "admin": 5,
+    "reports": 5,
 }
 
 
