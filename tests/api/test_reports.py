@@ -132,9 +132,7 @@ def test_product_sales_limit_keeps_the_shares_of_the_whole_window(shop: Shop, mi
     assert [(i["name"], i["revenue_percent"]) for i in items] == [("Spade", 46.3)]
 
 
-def test_category_sales_count_each_product_under_its_own_category(
-    shop: Shop, mixed: dict[str, Any]
-) -> None:
+def test_category_sales_count_each_product_under_its_own_category(shop: Shop, mixed: dict[str, Any]) -> None:
     items = _get(shop, f"{REPORTS}/category-sales")["items"]
     garden, tools = mixed["garden"], mixed["tools"]
     assert items == [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, stream_with_context
+from flask import Response
 from flask_openapi import APIBlueprint, Tag
 
 from shopwright.accounts.auth import BEARER, admin_required
@@ -18,7 +18,7 @@ from shopwright.reports.schemas import (
     ProfitOut,
     WindowQuery,
 )
-from shopwright.web import Result, respond
+from shopwright.web import Result, read_sessions, respond
 
 bp = APIBlueprint(
     "reports",
@@ -89,10 +89,10 @@ def dashboard(query: DashboardQuery) -> Result:
 )
 @admin_required
 def export_orders(query: WindowQuery) -> Result:
-    rows = export.export_orders(get_read_session(), _window(query))
+    rows = export.export_orders(read_sessions(), _window(query))
     name = f"orders-{query.from_ or 'start'}-{query.to or 'now'}.csv"
     return Response(
-        stream_with_context(rows),
+        rows,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
