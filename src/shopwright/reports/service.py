@@ -137,8 +137,15 @@ def refunded_per_order() -> Select[int, int]:
 
 def _counted(window: Window) -> Any:
     """The window's counted orders with their revenue (`net_cents`), as a CTE."""
-    refunded = refunded_per_order().subquery("refunded")
-    goods = Order.subtotal_cents - Order.discount_cents - func.coalesce(refunded.c.refunded_cents, 0)
+    # Per order, through ix_payments_order_id and ix_refunds_payment_id: a window reads the refunds of
+    # its own orders only (aggregating every refund first cost more than the window itself).
+    refunded = (
+        select(func.coalesce(func.sum(Refund.amount_cents), 0))
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Payment.order_id == Order.id, Refund.status == "succeeded")
+        .scalar_subquery()
+    )
+    goods = Order.subtotal_cents - Order.discount_cents - refunded
     return (
         select(
             Order.id,
@@ -147,7 +154,6 @@ def _counted(window: Window) -> Any:
             Order.paid_at,
             case((goods > 0, goods), else_=0).label("net_cents"),
         )
-        .outerjoin(refunded, refunded.c.order_id == Order.id)
         .where(Order.status.in_(COUNTED_STATUSES), Order.paid_at.is_not(None), *window.holds(Order.paid_at))
         .cte("counted")
     )
