@@ -38,6 +38,7 @@ from shopwright.accounts.schemas import normalise_email
 from shopwright.accounts.service import EMAIL_CHANGED
 from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED, PASSWORD_RESET_REQUESTED
 from shopwright.admin import routes as admin_routes
+from shopwright.admin_ui import routes as admin_ui_routes
 from shopwright.cart import routes as cart_routes
 from shopwright.catalog import routes as catalog_routes
 from shopwright.config import Settings
@@ -152,6 +153,7 @@ def create_app(
     app.register_api(admin_routes.bp)
     app.register_api(promotions_routes.bp)
     app.register_api(reports_routes.bp)
+    app.register_blueprint(admin_ui_routes.bp)  # the back-office page: HTML, not part of the API
     _init_meta_routes(app)
     _init_rate_limits(app, settings)
     finish_document(app.api_doc)  # built once, after every route is registered, then served as is
