@@ -49,7 +49,7 @@ class DashboardQuery(WindowQuery):
 
 
 class ProfitOut(OutputModel):
-    revenue_cents: int = Field(description="Goods sold minus discounts minus succeeded refunds")
+    revenue_cents: int = Field(description="Goods sold minus discounts minus refunds")
     cost_cents: int = Field(description="Unit cost snapshotted at checkout times quantity")
     profit_cents: int
     orders: int = Field(description="Orders counted (paid, shipped or delivered, paid in the window)")
