@@ -10,11 +10,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.orders.models import Order
+from shopwright.payments.errors import PaymentProviderError
+from shopwright.payments.gateway import RefundResult, TestGateway
 from tests.catalog_factories import Shop
 from tests.factories import assert_problem, customer
 from tests.order_factories import Buyer
@@ -320,3 +323,25 @@ def test_bad_windows_are_refused(shop: Shop, path: str, params: dict[str, str]) 
 def test_reports_are_for_admins_only(client: FlaskClient, path: str) -> None:
     assert_problem(client.get(path), 401)
     assert_problem(client.get(path, headers=customer(client).headers), 403)
+
+
+class _RefundTimesOut(TestGateway):
+    def refund(self, **kwargs: Any) -> RefundResult:
+        raise PaymentProviderError("Timed out waiting for the payment provider.")
+
+
+def test_a_refund_counts_while_the_provider_is_asked_but_not_in_the_export(
+    app: Flask, shop: Shop, catalog: dict[str, Any], buyer: Buyer, sessions: sessionmaker[Session]
+) -> None:
+    order = _paid(buyer, sessions, [(catalog["a"], 3)])  # goods 3000
+    app.extensions["shopwright.gateway"] = _RefundTimesOut(
+        app.extensions["shopwright.settings"].PAYMENT_WEBHOOK_SECRET
+    )
+    refund = {"amount_cents": 400}
+    url = f"/api/admin/orders/{order['id']}/refund"
+    assert shop.client.post(url, json=refund, headers=shop.headers).status_code == 202  # pending, reserved
+
+    assert _get(shop, f"{REPORTS}/profit")["revenue_cents"] == 2_600
+    export = shop.client.get("/api/admin/orders/export", headers=shop.headers).get_data(as_text=True)
+    header, row = export.splitlines()[:2]
+    assert dict(zip(header.split(","), row.split(","), strict=True))["refunded_cents"] == "0"
