@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     Select,
     and_,
+    case,
     cast,
     desc,
     func,
@@ -135,7 +136,7 @@ def refunded_per_order() -> Select[int, int]:
 
 
 def _counted(window: Window, dialect: str) -> Any:
-    """The window's counted orders with their revenue (`net_cents`), as a subquery."""
+    """The window's counted orders with their revenue (`net_cents`), as a CTE."""
     # The order's one succeeded payment carries what was refunded of it (reserved before the provider is
     # asked, given back if it refuses), read per order through ix_payments_order_id: a short window
     # probes its own orders' payments instead of hashing every payment.
@@ -155,16 +156,21 @@ def _counted(window: Window, dialect: str) -> Any:
             at_least_zero(goods, 0).label("net_cents"),
         )
         .where(Order.status.in_(COUNTED_STATUSES), Order.paid_at.is_not(None), *window.holds(Order.paid_at))
-        .subquery("counted")
+        # Materialized: each order's revenue is worked out once, not again for each of its lines.
+        .cte("counted")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
 
 
 def _line_revenue(counted: Any) -> ColumnElement[Any]:
-    # The line's share of its order's revenue. `1.0` makes it exact NUMERIC on PostgreSQL (REAL on SQLite)
-    # rather than an integer division; an order of only free lines has no share to give.
-    share = literal_column("1.0") * OrderItem.line_total_cents * counted.c.net_cents
-    revenue: ColumnElement[Any] = share / func.nullif(counted.c.subtotal_cents, 0)
-    return revenue
+    """Sum the lines' shares of their orders' revenue (each line's total, less its part of the cut)."""
+    # Most orders have no discount and no refund: their lines count whole, summed as integers. Only the
+    # lines of reduced orders give back their pro-rata part of the cut, worked out in NUMERIC on
+    # PostgreSQL (`1.0` avoids an integer division; REAL on SQLite).
+    cut = counted.c.subtotal_cents - counted.c.net_cents
+    given_back = literal_column("1.0") * OrderItem.line_total_cents * cut / counted.c.subtotal_cents
+    reduced = func.sum(case((cut > 0, given_back)))
+    return func.sum(OrderItem.line_total_cents) - func.coalesce(reduced, 0)
 
 
 def _int(value: Any) -> int:
@@ -208,7 +214,7 @@ def product_sales(session: Session, window: Window, *, limit: int) -> list[Produ
         select(
             OrderItem.product_id,
             func.sum(OrderItem.quantity).label("units"),
-            func.coalesce(func.sum(_line_revenue(counted)), 0).label("revenue"),
+            func.coalesce(_line_revenue(counted), 0).label("revenue"),
         )
         .join(counted, counted.c.id == OrderItem.order_id)
         .group_by(OrderItem.product_id)
@@ -248,7 +254,7 @@ def category_sales(session: Session, window: Window) -> list[CategorySales]:
         select(
             Product.category_id,
             func.sum(OrderItem.quantity).label("units"),
-            func.coalesce(func.sum(_line_revenue(counted)), 0).label("revenue"),
+            func.coalesce(_line_revenue(counted), 0).label("revenue"),
         )
         .select_from(OrderItem)
         .join(counted, counted.c.id == OrderItem.order_id)
