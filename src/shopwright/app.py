@@ -37,6 +37,7 @@ from shopwright.accounts.revocation import DatabaseRevocations, RedisRevocations
 from shopwright.accounts.schemas import normalise_email
 from shopwright.accounts.tokens import PASSWORD_RESET_REQUESTED
 from shopwright.admin import routes as admin_routes
+from shopwright.admin_ui import routes as admin_ui_routes
 from shopwright.cart import routes as cart_routes
 from shopwright.catalog import routes as catalog_routes
 from shopwright.config import Settings
@@ -65,6 +66,7 @@ from shopwright.orders import routes as orders_routes
 from shopwright.payments import routes as payments_routes
 from shopwright.payments.gateway import make_gateway
 from shopwright.promotions import routes as promotions_routes
+from shopwright.reports import routes as reports_routes
 from shopwright.schemas import Health
 
 log = get_logger(__name__)
@@ -152,6 +154,8 @@ def create_app(
     app.register_api(admin_routes.bp)
     app.register_api(promotions_routes.bp)
     app.register_api(notifications_routes.bp)
+    app.register_api(reports_routes.bp)
+    app.register_blueprint(admin_ui_routes.bp)  # the back-office page: HTML, not part of the API
     _init_meta_routes(app)
     monitoring.init_metrics(app, sessions, settings.METRICS_TOKEN, META)
     _init_rate_limits(app, settings)

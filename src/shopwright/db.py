@@ -141,6 +141,9 @@ def _session_settings(dbapi_connection: Any, _record: ConnectionPoolEntry, *, st
     # Timestamps then arrive in UTC with psycopg's datetime.UTC, which UTCDateTime and the API's
     # formatting pass through as they are (with another zone, every value was converted twice).
     dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    # No JIT: compiling a plan costs tens to hundreds of ms, more than it saves on any of our statements
+    # (the reports over long windows crossed jit_above_cost; docs/backoffice.md).
+    dbapi_connection.execute("SET jit = off")
     if statement_timeout:
         dbapi_connection.execute(f"SET statement_timeout = {int(statement_timeout) * 1000}")
     dbapi_connection.commit()

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.auth import current_user_id
 from shopwright.cart.service import CartRules
@@ -64,3 +65,9 @@ def pricing_rules() -> PricingRules:
 def cart_rules() -> CartRules:
     """Return how long, and how much of it, a cart may hold stock (CART_* settings)."""
     return CartRules.from_settings(get_settings())
+
+
+def read_sessions() -> sessionmaker[Session]:
+    """Return the app's session factory for reads, for work that outlives the request (a streamed answer)."""
+    factory: sessionmaker[Session] = current_app.extensions["shopwright.read_sessions"]
+    return factory

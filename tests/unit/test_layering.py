@@ -33,6 +33,7 @@ RANKS = {
     "orders": 4,
     "notifications": 5,
     "admin": 5,
+    "reports": 5,
 }
 
 

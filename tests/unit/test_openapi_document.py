@@ -17,7 +17,7 @@ from tests.conftest import make_settings
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 OPERATION_ID = re.compile(r"^[a-z][a-zA-Z]+$")
-TAGS = {"Accounts", "Catalog", "Cart", "Orders", "Payments", "Admin", "Meta"}
+TAGS = {"Accounts", "Catalog", "Cart", "Orders", "Payments", "Admin", "Reports", "Meta"}
 
 
 @pytest.fixture(scope="module")
