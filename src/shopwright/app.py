@@ -57,6 +57,7 @@ from shopwright.errors import (
     problem_for_http,
     validation_problem,
 )
+from shopwright.inventory import routes as inventory_routes
 from shopwright.notifications import service as notifications
 from shopwright.notifications.email import EmailSender, make_email_sender
 from shopwright.observability import configure_logging, get_logger, request_id_from
@@ -149,6 +150,7 @@ def create_app(
     app.register_api(orders_routes.bp)
     app.register_api(payments_routes.bp)
     app.register_api(admin_routes.bp)
+    app.register_api(inventory_routes.bp)
     app.register_api(promotions_routes.bp)
     _init_meta_routes(app)
     _init_rate_limits(app, settings)

@@ -5,7 +5,7 @@ from shopwright.cart.models import Cart, CartItem
 from shopwright.catalog.models import Category, Product, Review, Variant
 from shopwright.db import Base
 from shopwright.idempotency import IdempotencyKey
-from shopwright.inventory.models import StockLevel
+from shopwright.inventory.models import StockLevel, StockMovement
 from shopwright.orders.models import Order, OrderItem
 from shopwright.outbox import Event
 from shopwright.payments.models import Payment, Refund, WebhookEvent
@@ -29,6 +29,7 @@ __all__ = [
     "Review",
     "RevokedToken",
     "StockLevel",
+    "StockMovement",
     "User",
     "Variant",
     "Voucher",

@@ -142,7 +142,9 @@ def category_products(path: CategoryPath, query: ListingQuery) -> Result:
 @admin_required
 def create_product(body: ProductCreate) -> Result:
     session = get_session()
-    return _products_out(session, [inventory.create_product(session, body)])[0], 201
+    return _products_out(session, [inventory.create_product(session, body, actor_id=current_user_id())])[
+        0
+    ], 201
 
 
 @products_bp.put(
@@ -162,7 +164,9 @@ def create_product(body: ProductCreate) -> Result:
 @admin_required
 def update_product(path: ProductPath, body: ProductUpdate) -> Result:
     session = get_session()
-    return _products_out(session, [inventory.update_product(session, path.product_id, body)])[0]
+    return _products_out(
+        session, [inventory.update_product(session, path.product_id, body, actor_id=current_user_id())]
+    )[0]
 
 
 @products_bp.delete(
@@ -187,7 +191,7 @@ def delete_product(path: ProductPath) -> Result:
 )
 @admin_required
 def add_variant(path: ProductPath, body: VariantCreate) -> Result:
-    variant = inventory.add_variant(get_session(), path.product_id, body)
+    variant = inventory.add_variant(get_session(), path.product_id, body, actor_id=current_user_id())
     return _variant_out(variant), 201
 
 
@@ -200,7 +204,11 @@ def add_variant(path: ProductPath, body: VariantCreate) -> Result:
 )
 @admin_required
 def update_variant(path: VariantPath, body: VariantUpdate) -> Result:
-    return _variant_out(inventory.update_variant(get_session(), path.product_id, path.variant_id, body))
+    return _variant_out(
+        inventory.update_variant(
+            get_session(), path.product_id, path.variant_id, body, actor_id=current_user_id()
+        )
+    )
 
 
 @categories_bp.post(

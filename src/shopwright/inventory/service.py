@@ -1,7 +1,8 @@
 """Inventory use cases: stocked product and variant writes, availability reads.
 
 Stock rows change only through one conditional UPDATE (DESIGN.md, Concurrency): the WHERE clause
-re-checks the rule on the locked row, so no check-then-act window exists.
+re-checks the rule on the locked row, so no check-then-act window exists. Every change of the quantity on
+hand is recorded as a stock movement in the same transaction (inventory/movements.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, 
 from shopwright.db import Prepared, get_by_id, id_among, is_postgres, table_of
 from shopwright.errors import InvalidRequest
 from shopwright.inventory.errors import OutOfStock, StockBelowReserved
-from shopwright.inventory.models import StockLevel
+from shopwright.inventory.models import (
+    ADMIN_ADJUSTMENT,
+    INITIAL,
+    ORDER_EDIT,
+    SALE,
+    StockLevel,
+)
+from shopwright.inventory.movements import Change, record
 from shopwright.pagination import KeysetPage, keyset_page
 
 # variant_id, product_id, sku, product_name, variant_name, quantity, reserved, available
@@ -41,65 +49,88 @@ _SELL_RESERVED = Prepared(
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"), _STOCK.c.reserved >= bindparam("units"))
     .values(quantity=_STOCK.c.quantity - bindparam("units"), reserved=_STOCK.c.reserved - bindparam("units"))
-    .returning(_STOCK.c.variant_id)
+    .returning(_STOCK.c.quantity)
 )
 _RESTOCK = Prepared(
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"))
     .values(quantity=_STOCK.c.quantity + bindparam("units"))
+    .returning(_STOCK.c.quantity)
 )
 
 
-def create_product(session: Session, data: ProductCreate) -> Product:
+def create_product(session: Session, data: ProductCreate, *, actor_id: int | None = None) -> Product:
     """Create a product with its variants and their starting stock."""
     with session.begin():
         product, stocked = catalog.add_product(session, data)
         session.add_all(StockLevel(variant_id=variant.id, quantity=quantity) for variant, quantity in stocked)
+        record(session, INITIAL, (Change(v.id, q, q) for v, q in stocked), actor_id=actor_id)
     return product
 
 
-def update_product(session: Session, product_id: int, data: ProductUpdate) -> Product:
+def update_product(
+    session: Session, product_id: int, data: ProductUpdate, *, actor_id: int | None = None
+) -> Product:
     """Update a product; `stock_quantity` sets the default variant's stock (never below reserved)."""
     with session.begin():
         product = catalog.apply_product_update(session, product_id, data)
         if data.stock_quantity is not None:
-            set_quantity(session, catalog.default_variant(product).id, data.stock_quantity)
+            variant_id = catalog.default_variant(product).id
+            set_quantity(session, variant_id, data.stock_quantity, actor_id=actor_id)
     return product
 
 
-def add_variant(session: Session, product_id: int, data: VariantCreate) -> Variant:
+def add_variant(
+    session: Session, product_id: int, data: VariantCreate, *, actor_id: int | None = None
+) -> Variant:
     """Add a variant with its starting stock."""
     with session.begin():
         variant = catalog.add_variant(session, product_id, data)
         session.add(StockLevel(variant_id=variant.id, quantity=data.stock_quantity))
+        quantity = data.stock_quantity
+        record(session, INITIAL, [Change(variant.id, quantity, quantity)], actor_id=actor_id)
     return variant
 
 
-def update_variant(session: Session, product_id: int, variant_id: int, data: VariantUpdate) -> Variant:
+def update_variant(
+    session: Session,
+    product_id: int,
+    variant_id: int,
+    data: VariantUpdate,
+    *,
+    actor_id: int | None = None,
+) -> Variant:
     """Update a variant; `stock_quantity` sets its stock (never below reserved)."""
     with session.begin():
         variant = catalog.apply_variant_update(session, product_id, variant_id, data)
         if data.stock_quantity is not None:
-            set_quantity(session, variant.id, data.stock_quantity)
+            set_quantity(session, variant.id, data.stock_quantity, actor_id=actor_id)
     return variant
 
 
-def set_quantity(session: Session, variant_id: int, quantity: int) -> None:
-    """Set a variant's stock to `quantity`; runs inside the caller's transaction."""
-    changed = session.execute(
-        update(StockLevel)
-        .where(StockLevel.variant_id == variant_id, StockLevel.reserved <= quantity)
-        .values(quantity=quantity)
-        .returning(StockLevel.variant_id)
-        .execution_options(synchronize_session=False)
+def set_quantity(session: Session, variant_id: int, quantity: int, *, actor_id: int | None = None) -> None:
+    """Set a variant's stock to `quantity` (an admin adjustment); runs inside the caller's transaction."""
+    # Locked first: the movement's delta is the difference to the quantity this transaction replaces.
+    level = session.execute(
+        select(StockLevel.quantity, StockLevel.reserved)
+        .where(StockLevel.variant_id == variant_id)
+        .with_for_update()
     ).first()
-    if changed is not None:
-        return
-    level = session.get(StockLevel, variant_id)
     if level is None:
         session.add(StockLevel(variant_id=variant_id, quantity=quantity))
+        session.flush()
+        record(session, ADMIN_ADJUSTMENT, [Change(variant_id, quantity, quantity)], actor_id=actor_id)
         return
-    raise _below_reserved(level.reserved)
+    if level.reserved > quantity:
+        raise _below_reserved(level.reserved)
+    session.execute(
+        update(StockLevel)
+        .where(StockLevel.variant_id == variant_id)
+        .values(quantity=quantity)
+        .execution_options(synchronize_session=False)
+    )
+    change = Change(variant_id, quantity - level.quantity, quantity)
+    record(session, ADMIN_ADJUSTMENT, [change], actor_id=actor_id)
 
 
 def reserve(session: Session, variant_id: int, quantity: int) -> None:
@@ -117,38 +148,52 @@ def release(session: Session, quantities: Mapping[int, int]) -> int:
     return sum(quantities.values())
 
 
-def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
-    """Turn reserved units into sold ones; runs inside the caller's transaction."""
+def sell_reserved(
+    session: Session, quantities: Mapping[int, int], *, order_id: int, actor_id: int | None
+) -> None:
+    """Turn reserved units into sold ones (an order's sale); runs inside the caller's transaction."""
     # One statement per line, not an executemany: each row's RETURNING says which line lacks its reservation.
+    changes = []
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         sold = _SELL_RESERVED.first(session, {"variant": variant_id, "units": quantity})
         if sold is None:  # the reservation accounting is broken: refuse rather than oversell
             raise _out_of_stock(session, variant_id, quantity)
+        changes.append(Change(variant_id, -quantity, int(sold[0])))
+    record(session, SALE, changes, actor_id=actor_id, order_id=order_id)
 
 
-def sell(session: Session, variant_id: int, quantity: int) -> None:
-    """Sell units from what is available or raise OutOfStock; runs inside the caller's transaction."""
-    _take_available(session, variant_id, quantity, {StockLevel.quantity: StockLevel.quantity - quantity})
+def sell(session: Session, variant_id: int, quantity: int, *, order_id: int, actor_id: int | None) -> None:
+    """Sell available units (an order edit) or raise OutOfStock; runs inside the caller's transaction."""
+    left = _take_available(
+        session, variant_id, quantity, {StockLevel.quantity: StockLevel.quantity - quantity}
+    )
+    record(session, ORDER_EDIT, [Change(variant_id, -quantity, left)], actor_id=actor_id, order_id=order_id)
 
 
-def _take_available(session: Session, variant_id: int, quantity: int, values: dict[Any, Any]) -> None:
+def _take_available(session: Session, variant_id: int, quantity: int, values: dict[Any, Any]) -> int:
     # One conditional UPDATE: the row lock it takes re-checks availability against every racing change.
     taken = session.execute(
         update(StockLevel)
         .where(StockLevel.variant_id == variant_id, StockLevel.quantity - StockLevel.reserved >= quantity)
         .values(values)
-        .returning(StockLevel.variant_id)
+        .returning(StockLevel.quantity)
         .execution_options(synchronize_session=False)
     ).first()
     if taken is None:
         raise _out_of_stock(session, variant_id, quantity)
+    return int(taken[0])
 
 
-def restock(session: Session, quantities: Mapping[int, int]) -> None:
+def restock(
+    session: Session, quantities: Mapping[int, int], *, reason: str, order_id: int, actor_id: int | None
+) -> None:
     """Put sold units back (cancelled or reduced orders); runs inside the caller's transaction."""
+    changes = []
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         if quantity > 0:
-            _RESTOCK.rows(session, {"variant": variant_id, "units": quantity})
+            for (after,) in _RESTOCK.rows(session, {"variant": variant_id, "units": quantity}):
+                changes.append(Change(variant_id, quantity, int(after)))
+    record(session, reason, changes, actor_id=actor_id, order_id=order_id)
 
 
 def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
@@ -163,7 +208,12 @@ def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
 
 
 def adjust_stock(
-    session: Session, variant_id: int, *, quantity: int | None = None, delta: int = 0
+    session: Session,
+    variant_id: int,
+    *,
+    quantity: int | None = None,
+    delta: int = 0,
+    actor_id: int | None = None,
 ) -> StockRow:
     """Set a variant's stock to `quantity` or change it by `delta`, never below reserved; return its row."""
     with session.begin():
@@ -174,9 +224,9 @@ def adjust_stock(
             session.add(StockLevel(variant_id=variant_id, quantity=0))
             session.flush()
         if quantity is not None:
-            set_quantity(session, variant_id, quantity)
+            set_quantity(session, variant_id, quantity, actor_id=actor_id)
         else:
-            _change_quantity(session, variant_id, delta)
+            _change_quantity(session, variant_id, delta, actor_id)
         return session.execute(_STOCK_ROWS.where(StockLevel.variant_id == variant_id)).one()
 
 
@@ -212,7 +262,7 @@ def _below_reserved(reserved: int) -> StockBelowReserved:
     )
 
 
-def _change_quantity(session: Session, variant_id: int, delta: int) -> None:
+def _change_quantity(session: Session, variant_id: int, delta: int, actor_id: int | None) -> None:
     new_quantity = StockLevel.quantity + delta
     changed = session.execute(
         update(StockLevel)
@@ -222,10 +272,11 @@ def _change_quantity(session: Session, variant_id: int, delta: int) -> None:
             new_quantity <= MAX_STOCK,
         )
         .values(quantity=new_quantity)
-        .returning(StockLevel.variant_id)
+        .returning(StockLevel.quantity)
         .execution_options(synchronize_session=False)
     ).first()
     if changed is not None:
+        record(session, ADMIN_ADJUSTMENT, [Change(variant_id, delta, int(changed[0]))], actor_id=actor_id)
         return
     level = session.get(StockLevel, variant_id)
     assert level is not None  # adjust_stock made sure the row exists
