@@ -40,7 +40,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint("delta <> 0", name=op.f("ck_stock_movements_delta_non_zero")),
-        sa.CheckConstraint("quantity_after >= 0", name=op.f("ck_stock_movements_quantity_after_non_negative")),
+        sa.CheckConstraint(
+            "quantity_after >= 0", name=op.f("ck_stock_movements_quantity_after_non_negative")
+        ),
         sa.CheckConstraint(f"reason IN ({REASONS})", name=op.f("ck_stock_movements_reason_known")),
         sa.ForeignKeyConstraint(
             ["actor_id"], ["users.id"], name=op.f("fk_stock_movements_actor_id_users"), ondelete="SET NULL"
