@@ -1,14 +1,22 @@
-"""HTTP routes of /api/admin/inventory/<variant_id>/movements (role admin): the stock history."""
+"""HTTP routes of the back office's stock and bulk data (role admin): the stock history, and the product
+import and export (docs/backoffice-import.md)."""
 
 from __future__ import annotations
 
-from flask_openapi import APIBlueprint, Tag
+from collections.abc import Iterator
 
-from shopwright.accounts.auth import BEARER, admin_required
+from flask import Response, current_app
+from flask_openapi import APIBlueprint, FileStorage, Tag
+from pydantic import ConfigDict, Field
+
+from shopwright.accounts.auth import BEARER, admin_required, current_user_id
+from shopwright.catalog.importing import csv_lines
 from shopwright.db import get_session
-from shopwright.inventory import movements
-from shopwright.inventory.schemas import MovementOut, StockPath
-from shopwright.schemas import LimitQuery, Page
+from shopwright.inventory import exporting, importing, movements
+from shopwright.inventory.schemas import ImportResultOut, MovementOut, StockPath
+from shopwright.limits import body_limit
+from shopwright.openapi import text_answer
+from shopwright.schemas import InputModel, LimitQuery, Page
 from shopwright.web import Result, respond
 
 bp = APIBlueprint(
@@ -26,3 +34,43 @@ bp = APIBlueprint(
 def list_movements(path: StockPath, query: LimitQuery) -> Result:
     page = movements.list_movements(get_session(), path.variant_id, limit=query.limit, cursor=query.cursor)
     return respond(Page[MovementOut], page)
+
+
+class ImportForm(InputModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    file: FileStorage = Field(description="A CSV (UTF-8, header row) or XLSX file (its first sheet)")
+
+
+@bp.post(
+    "/products/import",
+    summary="Create or update products by SKU from a CSV or XLSX file, all or nothing",
+    operation_id="adminImportProducts",
+    responses={200: ImportResultOut},
+)
+@body_limit("IMPORT_MAX_BYTES")
+@admin_required
+def import_products(form: ImportForm) -> Result:
+    result = importing.import_products(get_session(), form.file.read(), actor_id=current_user_id())
+    return respond(ImportResultOut, result)
+
+
+@bp.get(
+    "/products/export",
+    summary="Download every product variant as CSV, in the columns the import reads",
+    operation_id="adminExportProducts",
+    responses={200: text_answer("text/csv", "The products, one row per variant (UTF-8 with a BOM)")},
+)
+@admin_required
+def export_products() -> Response:
+    lines = csv_lines(exporting.export_rows(current_app.extensions["shopwright.sessions"]))
+    return Response(
+        _with_bom(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="products.csv"'},
+    )
+
+
+def _with_bom(lines: Iterator[str]) -> Iterator[str]:
+    yield "\ufeff"  # spreadsheets then read the file as UTF-8; the import skips it
+    yield from lines

@@ -57,3 +57,12 @@ class MovementOut(OutputModel):
     actor_id: int | None = Field(description="The user who made the change; null for the system")
     order_id: int | None = Field(description="The order it belongs to (sale, edit, cancellation)")
     created_at: UTCTimestamp
+
+
+class ImportResultOut(OutputModel):
+    """What a product import did, in rows of the file."""
+
+    created: int = Field(description="Rows whose SKU was new: a product with one default variant")
+    updated: int = Field(description="Rows that changed a product, its variant or its stock")
+    unchanged: int = Field(description="Rows that matched what was stored")
+    categories_created: int = Field(description="Categories of the rows' paths that did not exist")
