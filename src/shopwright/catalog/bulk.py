@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, String, any_, bindparam, func, insert, select, update
@@ -20,7 +21,7 @@ from shopwright.catalog.errors import SlugTaken
 from shopwright.catalog.importing import path_key
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.service import _insert_with_free_slug, _lock_tree, slugify
-from shopwright.db import is_postgres, table_of, utcnow
+from shopwright.db import copy_rows, is_postgres, staged_update, table_of, utcnow
 
 _PRODUCTS = table_of(Product)
 _VARIANTS = table_of(Variant)
@@ -63,7 +64,7 @@ def chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield values[start : start + size]
 
 
-def _among(
+def among(
     session: Session,
     values: Sequence[Any],
     type_: TypeEngine[Any],
@@ -87,17 +88,15 @@ def lock_current(session: Session, skus: Sequence[str]) -> dict[str, Current]:
     Product rows first, as every product write locks them (catalog.service.get_product with lock): a
     concurrent edit of one of these products waits for the import, or the import for it.
     """
-    found = _among(
-        session, skus, String(), lambda among: select(Variant.product_id).where(among(Variant.sku))
-    )
+    found = among(session, skus, String(), lambda among: select(Variant.product_id).where(among(Variant.sku)))
     product_ids = sorted({row[0] for row in found})
-    _among(
+    among(
         session,
         product_ids,
         Integer(),
         lambda among: select(Product.id).where(among(Product.id)).order_by(Product.id).with_for_update(),
     )
-    rows = _among(
+    rows = among(
         session,
         skus,
         String(),
@@ -172,6 +171,8 @@ def insert_products(session: Session, products: Sequence[NewProduct]) -> list[in
         }
         for p, slug in zip(products, slugs, strict=True)
     ]
+    if is_postgres(session):
+        return _copy_products(session, product_rows, products, now)
     statement = insert(_PRODUCTS).returning(_PRODUCTS.c.id, sort_by_parameter_order=True)
     product_ids = [row[0] for row in session.execute(statement, product_rows)]
     variant_rows = [
@@ -194,6 +195,66 @@ def insert_products(session: Session, products: Sequence[NewProduct]) -> list[in
     return [row[0] for row in session.execute(statement, variant_rows)]
 
 
+_PRODUCT_COLUMNS = (
+    "id",
+    "category_id",
+    "name",
+    "slug",
+    "description",
+    "is_active",
+    "min_price_cents",
+    "currency",
+    "created_at",
+    "updated_at",
+)
+_VARIANT_COLUMNS = (
+    "id",
+    "product_id",
+    "sku",
+    "name",
+    "attributes",
+    "price_cents",
+    "cost_cents",
+    "currency",
+    "is_default",
+    "is_active",
+    "created_at",
+    "updated_at",
+)
+
+
+def _copy_products(
+    session: Session, product_rows: list[dict[str, Any]], products: Sequence[NewProduct], now: datetime
+) -> list[int]:
+    """PostgreSQL: take ids from the tables' sequences, then COPY the products and their variants."""
+    product_ids = _next_ids(session, "products", len(products))
+    variant_ids = _next_ids(session, "variants", len(products))
+    copy_rows(
+        session,
+        "products",
+        _PRODUCT_COLUMNS,
+        (
+            (pid, *(row[c] for c in _PRODUCT_COLUMNS[1:]))
+            for pid, row in zip(product_ids, product_rows, strict=True)
+        ),
+    )
+    copy_rows(
+        session,
+        "variants",
+        _VARIANT_COLUMNS,
+        (
+            (vid, pid, p.sku, p.name, "{}", p.price_cents, p.cost_cents, "USD", True, True, now, now)
+            for vid, pid, p in zip(variant_ids, product_ids, products, strict=True)
+        ),
+    )
+    return variant_ids
+
+
+def _next_ids(session: Session, table: str, count: int) -> list[int]:
+    sequence = func.pg_get_serial_sequence(table, "id")
+    return list(session.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
+
+
 def free_slugs(session: Session, wanted: Sequence[tuple[str, str]]) -> list[str]:
     """Return a free product slug for each (name, sku): the name's, else with the SKU, else numbered."""
     bases = [(slugify(name), slugify(sku)) for name, sku in wanted]
@@ -209,7 +270,7 @@ def free_slugs(session: Session, wanted: Sequence[tuple[str, str]]) -> list[str]
         proposed = {index: candidate(index, attempt) for index in pending}
         taken = {
             row[0]
-            for row in _among(
+            for row in among(
                 session,
                 sorted(set(proposed.values())),
                 String(),
@@ -250,16 +311,27 @@ _UPDATE_VARIANT = (
 
 def update_products(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Set name, description, category and is_active of locked products (`product`, `name`, … keys)."""
-    if rows:
-        now = utcnow()
-        session.execute(_UPDATE_PRODUCT, [{**row, "now": now} for row in rows])
+    if not rows:
+        return
+    now = utcnow()
+    if is_postgres(session):
+        columns = ("name", "description", "category_id", "is_active", "updated_at")
+        staged = [(r["product"], r["name"], r["description"], r["category"], r["active"], now) for r in rows]
+        staged_update(session, "products", "id", columns, staged)
+        return
+    session.execute(_UPDATE_PRODUCT, [{**row, "now": now} for row in rows])
 
 
 def update_variants(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Set the prices of variants of locked products (`variant`, `price`, `cost` keys)."""
-    if rows:
-        now = utcnow()
-        session.execute(_UPDATE_VARIANT, [{**row, "now": now} for row in rows])
+    if not rows:
+        return
+    now = utcnow()
+    if is_postgres(session):
+        staged = [(r["variant"], r["price"], r["cost"], now) for r in rows]
+        staged_update(session, "variants", "id", ("price_cents", "cost_cents", "updated_at"), staged)
+        return
+    session.execute(_UPDATE_VARIANT, [{**row, "now": now} for row in rows])
 
 
 def refresh_min_prices(session: Session, product_ids: Sequence[int]) -> None:
@@ -269,6 +341,16 @@ def refresh_min_prices(session: Session, product_ids: Sequence[int]) -> None:
         .where(Variant.product_id == Product.id, Variant.is_active.is_(True))
         .scalar_subquery()
     )
+    if is_postgres(session) and product_ids:
+        ids = bindparam("ids", list(product_ids), type_=ARRAY(Integer()))
+        session.execute(
+            # Only rows whose lowest price moves: rewriting a product row recomputes its search vector.
+            update(Product)
+            .where(Product.id == any_(ids), Product.min_price_cents != lowest)
+            .values(min_price_cents=lowest),
+            execution_options={"synchronize_session": False},
+        )
+        return
     for part in chunks(sorted(product_ids), SQLITE_CHUNK):
         session.execute(
             update(Product).where(Product.id.in_(part)).values(min_price_cents=lowest),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Integer, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from shopwright.catalog import bulk
 from shopwright.catalog.bulk import Current, NewProduct
 from shopwright.catalog.errors import ImportConflict
 from shopwright.catalog.importing import ImportRow, Problems, category_paths, path_key, read_rows
-from shopwright.db import is_postgres, table_of, utcnow, violated_constraint
+from shopwright.db import copy_rows, is_postgres, staged_update, table_of, utcnow, violated_constraint
 from shopwright.inventory.models import IMPORT, StockLevel
 from shopwright.inventory.movements import Change, record
 
@@ -106,18 +106,18 @@ def _import(session: Session, rows: list[ImportRow], actor_id: int | None, tick:
 
 def _lock_stock(session: Session, variant_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """Return (quantity, reserved) per variant, the rows locked in ascending variant id."""
-    locked: dict[int, tuple[int, int]] = {}
-    for part in bulk.chunks(variant_ids, BATCH):
-        statement = (
+    rows = bulk.among(
+        session,
+        variant_ids,
+        Integer(),
+        lambda among: (
             select(StockLevel.variant_id, StockLevel.quantity, StockLevel.reserved)
-            .where(StockLevel.variant_id.in_(part))
+            .where(among(StockLevel.variant_id))
             .order_by(StockLevel.variant_id)
             .with_for_update()
-        )
-        locked.update(
-            {variant: (quantity, reserved) for variant, quantity, reserved in session.execute(statement)}
-        )
-    return locked
+        ),
+    )
+    return {variant: (quantity, reserved) for variant, quantity, reserved in rows}
 
 
 def _check(
@@ -225,16 +225,22 @@ def _write_stock(session: Session, stock: list[tuple[int, int, int | None]], act
     """Insert new stock rows, set changed ones (ascending variant id), and record their movements."""
     now = utcnow()
     stock.sort()
-    fresh = [
-        {"variant_id": v, "quantity": units, "reserved": 0, "updated_at": now}
-        for v, units, old in stock
-        if old is None
-    ]
-    for part in bulk.chunks(fresh, BATCH):
-        session.execute(insert(_STOCK), part)
-    changed = [{"variant": v, "units": units, "now": now} for v, units, old in stock if old is not None]
-    for part in bulk.chunks(changed, BATCH):
-        session.execute(_SET_STOCK, part)
+    if is_postgres(session):
+        fresh_rows = ((v, units, 0, now) for v, units, old in stock if old is None)
+        copy_rows(session, "inventory", ("variant_id", "quantity", "reserved", "updated_at"), fresh_rows)
+        changed_rows = [(v, units, now) for v, units, old in stock if old is not None]
+        staged_update(session, "inventory", "variant_id", ("quantity", "updated_at"), changed_rows)
+    else:
+        fresh = [
+            {"variant_id": v, "quantity": units, "reserved": 0, "updated_at": now}
+            for v, units, old in stock
+            if old is None
+        ]
+        for part in bulk.chunks(fresh, BATCH):
+            session.execute(insert(_STOCK), part)
+        changed = [{"variant": v, "units": units, "now": now} for v, units, old in stock if old is not None]
+        for part in bulk.chunks(changed, BATCH):
+            session.execute(_SET_STOCK, part)
     record(
         session, IMPORT, [Change(v, units - (old or 0), units) for v, units, old in stock], actor_id=actor_id
     )
