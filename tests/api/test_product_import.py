@@ -277,6 +277,10 @@ def test_the_form_needs_a_file(shop: Shop) -> None:
     )
     assert_problem(response, 422)
     assert_problem(shop.client.post(IMPORT, json={"file": "x"}, headers=shop.headers), 422)
+    as_text = shop.client.post(
+        IMPORT, data={"file": "sku\nA-1"}, headers=shop.headers, content_type="multipart/form-data"
+    )
+    assert_problem(as_text, 422)
 
 
 def test_the_import_takes_its_own_size_limit(

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from flask import Response, current_app
 from flask_openapi import APIBlueprint, FileStorage, Tag
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
+from werkzeug.datastructures import FileStorage as UploadedFile
 
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id
 from shopwright.catalog.importing import csv_lines
@@ -40,6 +41,14 @@ class ImportForm(InputModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     file: FileStorage = Field(description="A CSV (UTF-8, header row) or XLSX file (its first sheet)")
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _uploaded(cls, value: object) -> object:
+        # A plain form field named `file` would reach here as text: only an uploaded file will do.
+        if not isinstance(value, UploadedFile):
+            raise ValueError("upload the file as a multipart file part named 'file'")
+        return value
 
 
 @bp.post(
