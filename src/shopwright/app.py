@@ -57,6 +57,7 @@ from shopwright.errors import (
     problem_for_http,
     validation_problem,
 )
+from shopwright.inventory import routes as inventory_routes
 from shopwright.notifications import routes as notifications_routes
 from shopwright.notifications import subscriptions
 from shopwright.notifications.email import EmailSender, make_email_sender
@@ -152,6 +153,7 @@ def create_app(
     app.register_api(orders_routes.bp)
     app.register_api(payments_routes.bp)
     app.register_api(admin_routes.bp)
+    app.register_api(inventory_routes.bp)
     app.register_api(promotions_routes.bp)
     app.register_api(notifications_routes.bp)
     app.register_api(reports_routes.bp)

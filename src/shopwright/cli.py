@@ -1,10 +1,11 @@
 """Flask commands: `flask db …`, create-admin, seed-db, deliver-events, expire-carts, cancel-unpaid-orders,
-reconcile-payments."""
+reconcile-payments, import-products, export-products."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 import click
 from alembic import command
@@ -16,7 +17,10 @@ from pydantic import ValidationError
 from shopwright import seed
 from shopwright.accounts import seed as account_seed
 from shopwright.cart import service as cart
+from shopwright.catalog.importing import csv_lines
 from shopwright.config import Settings
+from shopwright.errors import ShopError
+from shopwright.inventory import exporting, importing
 from shopwright.orders import cancellation, payment
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -153,9 +157,50 @@ def reconcile_payments() -> None:
     )
 
 
+@click.command("import-products")
+@with_appcontext
+@click.argument("file", type=click.File("rb"))
+def import_products(file: BinaryIO) -> None:
+    """Create or update products by SKU from a CSV or XLSX FILE ('-' for stdin), all or nothing.
+
+    The rules of POST /api/admin/products/import (docs/backoffice-import.md), without its size limit.
+    """
+    data = file.read()
+    sessions = current_app.extensions["shopwright.sessions"]
+    try:
+        with sessions() as session, click.progressbar(length=2, label="Importing products") as bar:
+            result = importing.import_products(session, data, progress=lambda _rows: bar.update(1))
+    except ShopError as error:
+        for problem in error.extensions.get("errors", []):
+            click.echo(f"row {problem['row']}, {problem['field'] or 'row'}: {problem['message']}", err=True)
+        raise click.ClickException(error.detail) from error
+    click.echo(
+        f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
+        f"{result.categories_created} categories created"
+    )
+
+
+@click.command("export-products")
+@with_appcontext
+@click.argument("file", type=click.File("w", encoding="utf-8-sig", lazy=True), default="-")
+def export_products(file: TextIO) -> None:
+    """Write every product variant as CSV to FILE (default: stdout), in the columns the import reads."""
+    for chunk in csv_lines(exporting.export_rows(current_app.extensions["shopwright.sessions"])):
+        file.write(chunk)
+
+
 def register(app: Flask) -> None:
     """Add the commands to the app's CLI."""
     app.cli.add_command(db_group)
-    commands = (create_admin, seed_db, deliver_events, expire_carts, cancel_unpaid_orders, reconcile_payments)
+    commands = (
+        create_admin,
+        seed_db,
+        deliver_events,
+        expire_carts,
+        cancel_unpaid_orders,
+        reconcile_payments,
+        import_products,
+        export_products,
+    )
     for cmd in commands:
         app.cli.add_command(cmd)

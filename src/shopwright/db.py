@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -353,3 +354,38 @@ def close_session(error: BaseException | None = None) -> None:
     if error is None and session.in_transaction() and not (session.new or session.dirty or session.deleted):
         session.commit()
     session.close()
+
+
+# --- bulk writes on PostgreSQL (COPY) -----------------------------------------------------------
+def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY rows into `table` on the session's connection, inside its transaction (PostgreSQL only).
+
+    Many times faster than an executemany of the same rows: the bulk paths' way to insert.
+    """
+    raw = session.connection().connection.driver_connection
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(row)
+
+
+def staged_update(
+    session: Session, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Set `columns` of many rows of `table` (matched on `key`, each row `(key, *columns)`; PostgreSQL).
+
+    The rows are COPYed into a temporary table dropped at commit, then one UPDATE … FROM joins it: one
+    statement for any number of rows. Names are the caller's constants, never input.
+    """
+    if not rows:
+        return
+    staging = f"staged_{table}"
+    names = ", ".join((key, *columns))
+    session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{staging}"))
+    session.execute(
+        text(f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
+    )
+    copy_rows(session, staging, (key, *columns), rows)
+    assignments = ", ".join(f"{column} = s.{column}" for column in columns)
+    update = f"UPDATE {table} AS t SET {assignments} FROM {staging} AS s WHERE t.{key} = s.{key}"  # noqa: S608
+    session.execute(text(update))

@@ -54,6 +54,12 @@ class Forbidden(ShopError):
     title = "Forbidden"
 
 
+class UnsupportedContent(ShopError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported Media Type"
+
+
 class PaymentRequired(ShopError):
     status = 402
     code = "payment_required"

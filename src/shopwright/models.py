@@ -5,7 +5,7 @@ from shopwright.cart.models import Cart, CartItem
 from shopwright.catalog.models import Category, Product, Review, Variant
 from shopwright.db import Base
 from shopwright.idempotency import IdempotencyKey
-from shopwright.inventory.models import StockLevel
+from shopwright.inventory.models import StockLevel, StockMovement
 from shopwright.notifications.models import Email, WebhookDelivery, WebhookEndpoint
 from shopwright.orders.models import Order, OrderItem
 from shopwright.outbox import Event
@@ -31,6 +31,7 @@ __all__ = [
     "Review",
     "RevokedToken",
     "StockLevel",
+    "StockMovement",
     "User",
     "Variant",
     "Voucher",

@@ -20,8 +20,10 @@ from shopwright.catalog import reviews
 from shopwright.catalog import service as catalog
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import CategoryCreate, ProductCreate, ReviewCreate, VariantCreate
+from shopwright.inventory import movements
 from shopwright.inventory import service as inventory
-from shopwright.inventory.models import StockLevel
+from shopwright.inventory.models import SEED, StockLevel
+from shopwright.inventory.movements import Change
 
 CATEGORY_TREE = {
     "Electronics": ["Laptops", "Phones", "Audio"],
@@ -202,6 +204,7 @@ def bulk_products(session: Session, count: int, progress: Callable[[int], None])
             write(connection, "products", PRODUCT_COLUMNS, [r[0] for r in rows])
             write(connection, "variants", VARIANT_COLUMNS, [r[1] for r in rows])
             write(connection, "inventory", STOCK_COLUMNS, [r[2] for r in rows])
+            movements.record(session, SEED, (Change(r[2][0], r[2][1], r[2][1]) for r in rows))
             progress(size)
         if connection.dialect.name == "postgresql":  # explicit ids were used: move the sequences past them
             for table in ("products", "variants"):

@@ -14,8 +14,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.orders.models import Order
-from tests.factories.catalog import Shop
 from tests.factories import assert_problem, customer
+from tests.factories.catalog import Shop
 from tests.factories.orders import Buyer
 
 EXPORT = "/api/admin/orders/export"

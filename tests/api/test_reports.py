@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.orders.models import Order
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import RefundResult, TestGateway
-from tests.factories.catalog import Shop
 from tests.factories import assert_problem, customer
+from tests.factories.catalog import Shop
 from tests.factories.orders import Buyer
 
 REPORTS = "/api/admin/reports"

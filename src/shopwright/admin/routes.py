@@ -96,7 +96,11 @@ def list_inventory(query: StockQuery) -> Result:
 @admin_required
 def update_inventory(path: StockPath, body: StockUpdate) -> Result:
     row = inventory.adjust_stock(
-        get_session(), path.variant_id, quantity=body.quantity, delta=body.delta or 0
+        get_session(),
+        path.variant_id,
+        quantity=body.quantity,
+        delta=body.delta or 0,
+        actor_id=current_user_id(),
     )
     return respond(StockOut, row)
 
@@ -135,7 +139,9 @@ def get_order(path: OrderPath) -> Result:
 @admin_required
 def change_order_status(path: OrderPath, body: OrderStatusIn) -> Result:
     session = get_session()
-    fulfilment.change_status(session, current_gateway(), path.order_id, body.status)
+    fulfilment.change_status(
+        session, current_gateway(), path.order_id, body.status, actor_id=current_user_id()
+    )
     return order_display.get_order_json(session, path.order_id, user_id=None)
 
 

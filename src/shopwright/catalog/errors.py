@@ -1,6 +1,6 @@
 """Catalog errors."""
 
-from shopwright.errors import Conflict, InvalidRequest, NotFound
+from shopwright.errors import Conflict, InvalidRequest, NotFound, UnsupportedContent
 
 
 class CategoryNotFound(NotFound):
@@ -61,3 +61,18 @@ class ReviewExists(Conflict):
 class LastVariant(Conflict):
     code = "last_variant"
     title = "A product keeps at least one active variant"
+
+
+class UnsupportedImportFile(UnsupportedContent):
+    code = "unsupported_import_file"
+    title = "Not a CSV or XLSX file"
+
+
+class InvalidImport(InvalidRequest):
+    code = "invalid_import"
+    title = "The file has invalid rows; nothing was imported"
+
+
+class ImportConflict(Conflict):
+    code = "import_conflict"
+    title = "A concurrent change took a SKU or slug of the import; nothing was imported"

@@ -141,7 +141,7 @@ def category_products(path: CategoryPath, query: ListingQuery) -> Result:
 @admin_required
 def create_product(body: ProductCreate) -> Result:
     session = get_session()
-    product = inventory.create_product(session, body)
+    product = inventory.create_product(session, body, actor_id=current_user_id())
     return inventory_view.product_json(session, product.id, include_hidden=True), 201
 
 
@@ -162,7 +162,7 @@ def create_product(body: ProductCreate) -> Result:
 @admin_required
 def update_product(path: ProductPath, body: ProductUpdate) -> Result:
     session = get_session()
-    product = inventory.update_product(session, path.product_id, body)
+    product = inventory.update_product(session, path.product_id, body, actor_id=current_user_id())
     return inventory_view.product_json(session, product.id, include_hidden=True)
 
 
@@ -188,7 +188,7 @@ def delete_product(path: ProductPath) -> Result:
 )
 @admin_required
 def add_variant(path: ProductPath, body: VariantCreate) -> Result:
-    variant = inventory.add_variant(get_session(), path.product_id, body)
+    variant = inventory.add_variant(get_session(), path.product_id, body, actor_id=current_user_id())
     return _variant_out(variant), 201
 
 
@@ -201,7 +201,11 @@ def add_variant(path: ProductPath, body: VariantCreate) -> Result:
 )
 @admin_required
 def update_variant(path: VariantPath, body: VariantUpdate) -> Result:
-    return _variant_out(inventory.update_variant(get_session(), path.product_id, path.variant_id, body))
+    return _variant_out(
+        inventory.update_variant(
+            get_session(), path.product_id, path.variant_id, body, actor_id=current_user_id()
+        )
+    )
 
 
 @categories_bp.post(

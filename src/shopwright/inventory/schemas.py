@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import Field, StrictInt, model_validator
 
 from shopwright.catalog.schemas import MAX_STOCK
-from shopwright.schemas import InputModel, LimitQuery, OutputModel, QueryBool
+from shopwright.inventory.models import REASONS
+from shopwright.schemas import InputModel, LimitQuery, OutputModel, QueryBool, UTCTimestamp
 
 
 class StockQuery(LimitQuery):
@@ -43,3 +44,25 @@ class StockOut(OutputModel):
     quantity: int
     reserved: int
     available: int
+
+
+class MovementOut(OutputModel):
+    """One change of a variant's quantity on hand."""
+
+    id: int
+    variant_id: int
+    delta: int = Field(description="Units added (positive) or taken (negative)")
+    quantity_after: int = Field(description="The quantity on hand this change left")
+    reason: str = Field(description=f"Why: one of {', '.join(REASONS)}")
+    actor_id: int | None = Field(description="The user who made the change; null for the system")
+    order_id: int | None = Field(description="The order it belongs to (sale, edit, cancellation)")
+    created_at: UTCTimestamp
+
+
+class ImportResultOut(OutputModel):
+    """What a product import did, in rows of the file."""
+
+    created: int = Field(description="Rows whose SKU was new: a product with one default variant")
+    updated: int = Field(description="Rows that changed a product, its variant or its stock")
+    unchanged: int = Field(description="Rows that matched what was stored")
+    categories_created: int = Field(description="Categories of the rows' paths that did not exist")

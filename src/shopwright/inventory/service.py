@@ -1,7 +1,8 @@
 """Inventory use cases: stocked product and variant writes, availability reads.
 
 Stock rows change only through one conditional UPDATE (docs/architecture.md, Lock order): the WHERE clause
-re-checks the rule on the locked row, so no check-then-act window exists.
+re-checks the rule on the locked row, so no check-then-act window exists. Every change of the quantity on
+hand is recorded as a stock movement in the same transaction (inventory/movements.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, 
 from shopwright.db import AnyRow, get_by_id, id_among, is_postgres, table_of
 from shopwright.errors import InvalidRequest
 from shopwright.inventory.errors import OutOfStock, StockBelowReserved
-from shopwright.inventory.models import StockLevel
+from shopwright.inventory.models import (
+    ADMIN_ADJUSTMENT,
+    INITIAL,
+    ORDER_EDIT,
+    SALE,
+    StockLevel,
+)
+from shopwright.inventory.movements import Change, record
 from shopwright.pagination import KeysetPage, keyset_page
 
 INVENTORY_LOW_STOCK = "inventory.low_stock"
@@ -60,69 +68,92 @@ _SELL_RESERVED = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"), _STOCK.c.reserved >= bindparam("units"))
     .values(quantity=_STOCK.c.quantity - bindparam("units"), reserved=_STOCK.c.reserved - bindparam("units"))
-    .returning(_STOCK.c.variant_id, _STOCK.c.quantity)
+    .returning(_STOCK.c.quantity)
 )
 _RESTOCK = (
     update(_STOCK)
     .where(_STOCK.c.variant_id == bindparam("variant"))
     .values(quantity=_STOCK.c.quantity + bindparam("units"))
+    .returning(_STOCK.c.quantity)
 )
 
 
-def create_product(session: Session, data: ProductCreate) -> Product:
+def create_product(session: Session, data: ProductCreate, *, actor_id: int | None = None) -> Product:
     """Create a product with its variants and their starting stock."""
     with session.begin():
         product, stocked = catalog.add_product(session, data)
         session.add_all(StockLevel(variant_id=variant.id, quantity=quantity) for variant, quantity in stocked)
+        record(session, INITIAL, (Change(v.id, q, q) for v, q in stocked), actor_id=actor_id)
         outbox.publish(session, PRODUCT_CREATED, {"product_id": product.id})
     return product
 
 
-def update_product(session: Session, product_id: int, data: ProductUpdate) -> Product:
+def update_product(
+    session: Session, product_id: int, data: ProductUpdate, *, actor_id: int | None = None
+) -> Product:
     """Update a product; `stock_quantity` sets the default variant's stock (never below reserved)."""
     with session.begin():
         product = catalog.apply_product_update(session, product_id, data)
         if data.stock_quantity is not None:
-            set_quantity(session, catalog.default_variant(product).id, data.stock_quantity)
+            variant_id = catalog.default_variant(product).id
+            set_quantity(session, variant_id, data.stock_quantity, actor_id=actor_id)
         outbox.publish(session, PRODUCT_UPDATED, {"product_id": product.id})
     return product
 
 
-def add_variant(session: Session, product_id: int, data: VariantCreate) -> Variant:
+def add_variant(
+    session: Session, product_id: int, data: VariantCreate, *, actor_id: int | None = None
+) -> Variant:
     """Add a variant with its starting stock."""
     with session.begin():
         variant = catalog.add_variant(session, product_id, data)
         session.add(StockLevel(variant_id=variant.id, quantity=data.stock_quantity))
+        quantity = data.stock_quantity
+        record(session, INITIAL, [Change(variant.id, quantity, quantity)], actor_id=actor_id)
         outbox.publish(session, PRODUCT_UPDATED, {"product_id": product_id})
     return variant
 
 
-def update_variant(session: Session, product_id: int, variant_id: int, data: VariantUpdate) -> Variant:
+def update_variant(
+    session: Session,
+    product_id: int,
+    variant_id: int,
+    data: VariantUpdate,
+    *,
+    actor_id: int | None = None,
+) -> Variant:
     """Update a variant; `stock_quantity` sets its stock (never below reserved)."""
     with session.begin():
         variant = catalog.apply_variant_update(session, product_id, variant_id, data)
         if data.stock_quantity is not None:
-            set_quantity(session, variant.id, data.stock_quantity)
+            set_quantity(session, variant.id, data.stock_quantity, actor_id=actor_id)
         outbox.publish(session, PRODUCT_UPDATED, {"product_id": product_id})
     return variant
 
 
-def set_quantity(session: Session, variant_id: int, quantity: int) -> None:
-    """Set a variant's stock to `quantity`; runs inside the caller's transaction."""
-    changed = session.execute(
-        update(StockLevel)
-        .where(StockLevel.variant_id == variant_id, StockLevel.reserved <= quantity)
-        .values(quantity=quantity)
-        .returning(StockLevel.variant_id)
-        .execution_options(synchronize_session=False)
+def set_quantity(session: Session, variant_id: int, quantity: int, *, actor_id: int | None = None) -> None:
+    """Set a variant's stock to `quantity` (an admin adjustment); runs inside the caller's transaction."""
+    # Locked first: the movement's delta is the difference to the quantity this transaction replaces.
+    level = session.execute(
+        select(StockLevel.quantity, StockLevel.reserved)
+        .where(StockLevel.variant_id == variant_id)
+        .with_for_update()
     ).first()
-    if changed is not None:
-        return
-    level = session.get(StockLevel, variant_id)
     if level is None:
         session.add(StockLevel(variant_id=variant_id, quantity=quantity))
+        session.flush()
+        record(session, ADMIN_ADJUSTMENT, [Change(variant_id, quantity, quantity)], actor_id=actor_id)
         return
-    raise _below_reserved(level.reserved)
+    if level.reserved > quantity:
+        raise _below_reserved(level.reserved)
+    session.execute(
+        update(StockLevel)
+        .where(StockLevel.variant_id == variant_id)
+        .values(quantity=quantity)
+        .execution_options(synchronize_session=False)
+    )
+    change = Change(variant_id, quantity - level.quantity, quantity)
+    record(session, ADMIN_ADJUSTMENT, [change], actor_id=actor_id)
 
 
 def reserve(session: Session, variant_id: int, quantity: int) -> None:
@@ -140,14 +171,20 @@ def release(session: Session, quantities: Mapping[int, int]) -> int:
     return sum(quantities.values())
 
 
-def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
-    """Turn reserved units into sold ones; runs inside the caller's transaction."""
+def sell_reserved(
+    session: Session, quantities: Mapping[int, int], *, order_id: int, actor_id: int | None
+) -> None:
+    """Turn reserved units into sold ones (an order's sale); runs inside the caller's transaction."""
     # One statement per line, not an executemany: each row's RETURNING says which line lacks its reservation.
+    changes = []
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         sold = session.execute(_SELL_RESERVED, {"variant": variant_id, "units": quantity}).first()
         if sold is None:  # the reservation accounting is broken: refuse rather than oversell
             raise _out_of_stock(session, variant_id, quantity)
-        _tell_low_stock(session, variant_id, sold[1], quantity)
+        left = int(sold[0])
+        changes.append(Change(variant_id, -quantity, left))
+        _tell_low_stock(session, variant_id, left, quantity)
+    record(session, SALE, changes, actor_id=actor_id, order_id=order_id)
 
 
 def _tell_low_stock(session: Session, variant_id: int, left: int, sold: int) -> None:
@@ -156,9 +193,10 @@ def _tell_low_stock(session: Session, variant_id: int, left: int, sold: int) -> 
         outbox.publish(session, INVENTORY_LOW_STOCK, {"variant_id": variant_id, "quantity": left})
 
 
-def sell(session: Session, variant_id: int, quantity: int) -> None:
-    """Sell units from what is available or raise OutOfStock; runs inside the caller's transaction."""
+def sell(session: Session, variant_id: int, quantity: int, *, order_id: int, actor_id: int | None) -> None:
+    """Sell available units (an order edit) or raise OutOfStock; runs inside the caller's transaction."""
     left = _take_available(session, _SELL, variant_id, quantity)
+    record(session, ORDER_EDIT, [Change(variant_id, -quantity, left)], actor_id=actor_id, order_id=order_id)
     _tell_low_stock(session, variant_id, left, quantity)
 
 
@@ -171,11 +209,16 @@ def _take_available(session: Session, statement: Any, variant_id: int, quantity:
     return int(taken[0])
 
 
-def restock(session: Session, quantities: Mapping[int, int]) -> None:
+def restock(
+    session: Session, quantities: Mapping[int, int], *, reason: str, order_id: int, actor_id: int | None
+) -> None:
     """Put sold units back (cancelled or reduced orders); runs inside the caller's transaction."""
+    changes = []
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         if quantity > 0:
-            session.execute(_RESTOCK, {"variant": variant_id, "units": quantity})
+            for (after,) in session.execute(_RESTOCK, {"variant": variant_id, "units": quantity}):
+                changes.append(Change(variant_id, quantity, int(after)))
+    record(session, reason, changes, actor_id=actor_id, order_id=order_id)
 
 
 def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
@@ -190,7 +233,12 @@ def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
 
 
 def adjust_stock(
-    session: Session, variant_id: int, *, quantity: int | None = None, delta: int = 0
+    session: Session,
+    variant_id: int,
+    *,
+    quantity: int | None = None,
+    delta: int = 0,
+    actor_id: int | None = None,
 ) -> StockRow:
     """Set a variant's stock to `quantity` or change it by `delta`, never below reserved; return its row."""
     with session.begin():
@@ -201,9 +249,9 @@ def adjust_stock(
             session.add(StockLevel(variant_id=variant_id, quantity=0))
             session.flush()
         if quantity is not None:
-            set_quantity(session, variant_id, quantity)
+            set_quantity(session, variant_id, quantity, actor_id=actor_id)
         else:
-            _change_quantity(session, variant_id, delta)
+            _change_quantity(session, variant_id, delta, actor_id)
         return session.execute(_STOCK_ROWS.where(StockLevel.variant_id == variant_id)).one()
 
 
@@ -244,7 +292,7 @@ def _below_reserved(reserved: int) -> StockBelowReserved:
     )
 
 
-def _change_quantity(session: Session, variant_id: int, delta: int) -> None:
+def _change_quantity(session: Session, variant_id: int, delta: int, actor_id: int | None) -> None:
     new_quantity = StockLevel.quantity + delta
     changed = session.execute(
         update(StockLevel)
@@ -254,10 +302,11 @@ def _change_quantity(session: Session, variant_id: int, delta: int) -> None:
             new_quantity <= MAX_STOCK,
         )
         .values(quantity=new_quantity)
-        .returning(StockLevel.variant_id)
+        .returning(StockLevel.quantity)
         .execution_options(synchronize_session=False)
     ).first()
     if changed is not None:
+        record(session, ADMIN_ADJUSTMENT, [Change(variant_id, delta, int(changed[0]))], actor_id=actor_id)
         return
     level = session.get(StockLevel, variant_id)
     assert level is not None  # adjust_stock made sure the row exists

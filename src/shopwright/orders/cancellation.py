@@ -16,6 +16,7 @@ from shopwright import idempotency, metrics, outbox
 from shopwright.db import utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
+from shopwright.inventory.models import CANCEL_RESTOCK
 from shopwright.observability import get_logger
 from shopwright.orders.display import get_order_json
 from shopwright.orders.errors import NothingToRefund
@@ -32,11 +33,22 @@ from shopwright.promotions import service as promotions
 log = get_logger(__name__)
 
 
-def cancel_order(session: Session, gateway: PaymentGateway, order_id: int, *, user_id: int | None) -> Order:
-    """Cancel a pending or paid order: stock and voucher use come back, a paid order is refunded."""
+def cancel_order(
+    session: Session,
+    gateway: PaymentGateway,
+    order_id: int,
+    *,
+    user_id: int | None,
+    actor_id: int | None = None,
+) -> Order:
+    """Cancel a pending or paid order: stock and voucher use come back, a paid order is refunded.
+
+    `user_id` limits it to that customer's orders (None: any order); `actor_id` is who cancels (the
+    customer when not given).
+    """
     with session.begin():
         order = lock_order(session, order_id, user_id=user_id)
-        refund = _cancel_locked(session, order)
+        refund = _cancel_locked(session, order, actor_id if actor_id is not None else user_id)
     if refund is not None:
         settle_refund(session, gateway, refund.id)
     return order
@@ -133,18 +145,19 @@ def cancel_unpaid_orders(
                 .with_for_update(skip_locked=True, of=Order)
             ).all()
             for order in orders:
-                _cancel_locked(session, order)
+                _cancel_locked(session, order, None)  # nobody: the payment timeout
         cancelled += len(orders)
         if len(orders) < batch_size:
             return cancelled
 
 
-def _cancel_locked(session: Session, order: Order) -> Refund | None:
+def _cancel_locked(session: Session, order: Order, actor_id: int | None) -> Refund | None:
     check_transition(order.status, CANCELLED)
     was_paid = order.status == PAID
     # Voucher row before stock rows, the lock order checkout uses too (no deadlock between the two).
     promotions.release_redemption(session, order.id)
-    inventory.restock(session, {item.variant_id: item.quantity for item in order.items})
+    units = {item.variant_id: item.quantity for item in order.items}
+    inventory.restock(session, units, reason=CANCEL_RESTOCK, order_id=order.id, actor_id=actor_id)
     order.status = CANCELLED
     order.cancelled_at = utcnow()
     outbox.publish(session, ORDER_CANCELLED, {"order_id": order.id}, user_id=order.user_id)

@@ -102,7 +102,8 @@ def place_order(
         order = _insert_order(session, user_id, data, lines, rules, country)
         if order.voucher_code:
             _redeem_voucher(session, order, order.voucher_code, rules)
-        inventory.sell_reserved(session, {line.variant_id: line.quantity for line in lines})
+        sold = {line.variant_id: line.quantity for line in lines}
+        inventory.sell_reserved(session, sold, order_id=order.id, actor_id=user_id)
         handover.mark_converted(session, cart_id)
         outbox.publish(
             session, ORDER_CREATED, {"order_id": order.id, "total_cents": order.total_cents}, user_id=user_id

@@ -22,6 +22,7 @@ from shopwright.cart.schemas import MAX_LINE_QUANTITY
 from shopwright.catalog.models import Product, Variant
 from shopwright.db import utcnow
 from shopwright.inventory import service as inventory
+from shopwright.inventory.models import ORDER_EDIT
 from shopwright.orders.checkout import apply_totals
 from shopwright.orders.errors import (
     OrderItemNotFound,
@@ -104,7 +105,7 @@ def _edit_variant(
             target[current] = 0
         target[current] += moved
         _check_line(target[current])
-    _sell_or_restock(session, variant_id, sum(target.values()) - sum(item.quantity for item in target))
+    _sell_or_restock(session, order, variant_id, sum(target.values()) - sum(item.quantity for item in target))
     for item, quantity in target.items():
         _set_quantity(order, item, quantity)
 
@@ -134,11 +135,13 @@ def _set_quantity(order: Order, item: OrderItem, quantity: int) -> None:
     item.line_total_cents = item.unit_price_cents * quantity
 
 
-def _sell_or_restock(session: Session, variant_id: int, delta: int) -> None:
+def _sell_or_restock(session: Session, order: Order, variant_id: int, delta: int) -> None:
+    # Only the order's owner edits it: they are the movement's actor.
     if delta > 0:
-        inventory.sell(session, variant_id, delta)
+        inventory.sell(session, variant_id, delta, order_id=order.id, actor_id=order.user_id)
     elif delta < 0:
-        inventory.restock(session, {variant_id: -delta})
+        quantities = {variant_id: -delta}
+        inventory.restock(session, quantities, reason=ORDER_EDIT, order_id=order.id, actor_id=order.user_id)
 
 
 def _check_line(quantity: int) -> None:

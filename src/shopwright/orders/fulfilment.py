@@ -10,10 +10,12 @@ from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import PaymentGateway
 
 
-def change_status(session: Session, gateway: PaymentGateway, order_id: int, target: str) -> None:
+def change_status(
+    session: Session, gateway: PaymentGateway, order_id: int, target: str, *, actor_id: int | None = None
+) -> None:
     """Move an order to `target` as an admin; 409 invalid_transition when the status machine forbids it."""
     if target == CANCELLED:
-        cancellation.cancel_order(session, gateway, order_id, user_id=None)
+        cancellation.cancel_order(session, gateway, order_id, user_id=None, actor_id=actor_id)
     elif target == REFUNDED:
         answer = cancellation.refund_order(
             session, gateway, order_id, amount_cents=None, reason="refunded by an admin"

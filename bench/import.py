@@ -1,0 +1,205 @@
+"""Bulk product import at 100,000 rows: through the use case, and once through HTTP (gunicorn).
+
+    python bench/import.py                 # 100,000 rows; writes bench/results/import.md
+    python bench/import.py --rows 20000 --profile
+
+Each measurement runs on a fresh database (created, migrated, dropped at the end): creating 100,000
+products (categories, default variants, stock and their movements), then importing the same file again
+(every row unchanged), then a file that updates every row (price and stock). The HTTP run posts the file
+as multipart to POST /api/admin/products/import on a gunicorn server, timed from the client. Needs
+PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import csv
+import io
+import os
+import pstats
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from alembic import command
+
+from shopwright.accounts import seed as account_seed
+from shopwright.cli import alembic_config
+from shopwright.db import make_engine, make_sessionmaker
+from shopwright.inventory import importing
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "import.md"
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "shopwright_bench_import"
+URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
+CATEGORIES = ["Garden > Tools", "Garden > Hoses", "Kitchen > Knives", "Kitchen", "Toys > Outdoor", ""]
+
+
+def product_file(rows: int, *, price_offset: int = 0, stock_offset: int = 0) -> bytes:
+    """Return a CSV of `rows` products with every column (a few categories, prices, stock)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["sku", "name", "description", "category", "price", "cost_cents", "stock_quantity", "is_active"])
+    for n in range(rows):
+        writer.writerow(
+            [
+                f"BENCH-{n:06d}",
+                f"Bench product {n}",
+                f"A generated product, number {n}, for the import benchmark.",
+                CATEGORIES[n % len(CATEGORIES)],
+                f"{(n % 5000) + 1 + price_offset}.{n % 100:02d}",
+                str(n % 700),
+                str(n % 50 + stock_offset),
+                "true" if n % 10 else "false",
+            ]
+        )
+    return buffer.getvalue().encode()
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    try:
+        command.upgrade(alembic_config(URL), "head")
+        yield URL
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+
+
+def timed(label: str, work: Callable[[], Any], results: list[tuple[str, float, Any]]) -> Any:
+    start = time.perf_counter()
+    value = work()
+    elapsed = time.perf_counter() - start
+    results.append((label, elapsed, value))
+    print(f"{label:<48} {elapsed:7.2f} s  {value}")
+    return value
+
+
+def through_service(rows: int, results: list[tuple[str, float, Any]], profile: bool) -> None:
+    first, second = product_file(rows), product_file(rows, price_offset=1, stock_offset=1)
+    with fresh_database() as url:
+        engine = make_engine(url)
+        sessions = make_sessionmaker(engine)
+        profiler = cProfile.Profile() if profile else None
+
+        def run(data: bytes) -> Callable[[], Any]:
+            def work() -> Any:
+                with sessions() as session:
+                    if profiler:
+                        profiler.enable()
+                    try:
+                        return importing.import_products(session, data).__dict__
+                    finally:
+                        if profiler:
+                            profiler.disable()
+
+            return work
+
+        timed(f"service: create {rows:,} products", run(first), results)
+        timed(f"service: same file again ({rows:,} unchanged)", run(first), results)
+        timed(f"service: update {rows:,} (price, stock)", run(second), results)
+        engine.dispose()
+        if profiler:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
+def through_http(rows: int, results: list[tuple[str, float, Any]]) -> None:
+    data = product_file(rows)
+    with fresh_database() as url:
+        sessions = make_sessionmaker(make_engine(url))
+        with sessions() as session:
+            account_seed.ensure_admin(session, "bench-admin@example.com", "Bench-admin-1")
+        port = 18_000 + secrets.randbelow(1000)
+        env = {
+            **os.environ,
+            "APP_ENV": "production",
+            "DATABASE_URL": url,
+            "SECRET_KEY": secrets.token_hex(32),
+            "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_ENABLED": "false",
+            "PASSWORD_RESET_URL": "https://shop.example.com/reset",
+        }
+        server = subprocess.Popen(  # noqa: S603 - fixed arguments
+            [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "--timeout", "120",
+             "shopwright:create_app()"],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code < 500:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            login = httpx.post(
+                f"{base}/api/auth/login",
+                json={"email": "bench-admin@example.com", "password": "Bench-admin-1"},
+                timeout=10,
+            )
+            token = login.json()["access_token"]
+
+            def post() -> Any:
+                response = httpx.post(
+                    f"{base}/api/admin/products/import",
+                    files={"file": ("products.csv", data, "text/csv")},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=120,
+                )
+                return response.status_code, response.json()
+
+            timed(f"HTTP: create {rows:,} products ({len(data) / 2**20:.1f} MiB)", post, results)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S607
+    dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S607
+    return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--profile", action="store_true", help="cProfile the service runs")
+    parser.add_argument("--no-http", action="store_true")
+    args = parser.parse_args()
+    results: list[tuple[str, float, Any]] = []
+    through_service(args.rows, results, args.profile)
+    if not args.no_http:
+        through_http(args.rows, results)
+    RESULTS.parent.mkdir(exist_ok=True)
+    lines = [
+        "# Product import benchmark",
+        "",
+        f"`python bench/import.py --rows {args.rows}` at commit {commit()}, PostgreSQL on this machine "
+        f"({os.cpu_count()} cores). Target: 100,000 rows in < 10 s.",
+        "",
+        "| run | seconds | answer |",
+        "|---|---:|---|",
+        *[f"| {label} | {elapsed:.2f} | `{value}` |" for label, elapsed, value in results],
+        "",
+    ]
+    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
