@@ -1,12 +1,12 @@
 """Load benchmark: wrk against Shopwright under gunicorn, side by side with a raw WSGI baseline.
 
-    python bench/run.py [--scenario me|products|checkout] [--duration 10] [--connections 16] [--rounds 1]
+    python bench/run.py [--scenario NAME|all] [--duration 10] [--connections 16] [--rounds 1]
 
-Creates a fresh PostgreSQL database, migrates and seeds it, serves Shopwright and bench/baseline.py
-with the same gunicorn settings, checks both answer 200 with the same body (checkout: 201 and the same
-order, ids and timestamps aside), warms each up, runs wrk against each in turn (never both at once),
-prints a table with the ratio Shopwright / baseline and writes bench/results/<scenario>.json. Servers,
-the database and the bench keys in Redis are cleaned up.
+Creates a fresh PostgreSQL database, migrates and seeds it (bench/scenarios.py), serves Shopwright and
+bench/baseline.py with the same gunicorn settings, checks both answer the same (GET: 200 and the same
+body), warms each up, runs wrk against each in turn (never both at once), prints a table with the ratio
+Shopwright / baseline and writes bench/results/<scenario>.json. Servers, the database and the bench
+keys in Redis are cleaned up. `--scenario all` runs every scenario, each on a fresh database.
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,15 +35,10 @@ import psycopg
 import redis
 from alembic import command
 from psycopg import sql
-from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
+from psycopg._connection_base import BaseConnection
+from scenarios import SCENARIOS, Call, Context, Scenario, http_json
+from werkzeug.test import Client
 
-from shopwright import create_app, seed
-from shopwright.accounts import passwords
-from shopwright.accounts import service as accounts
-from shopwright.accounts.auth import mint_tokens
-from shopwright.accounts.schemas import RegisterIn
-from shopwright.accounts.tokens import Grant
 from shopwright.cli import alembic_config
 from shopwright.config import Settings
 from shopwright.db import make_engine, make_sessionmaker
@@ -65,199 +58,10 @@ GUNICORN_WORKERS = 2
 GUNICORN_ARGS = ["--workers", str(GUNICORN_WORKERS), "--worker-class", "gthread", "--threads", "4"]
 WRK_THREADS = 2
 WARMUP_SECONDS = 2
-CUSTOMER = {"email": "bench@example.com", "password": "bench-password-1", "full_name": "Bench Customer"}
-
-
-# --- scenarios ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Context:
-    """What a scenario's setup may use: sessions on the bench database and the running Shopwright server."""
-
-    sessions: sessionmaker[Session]
-    shopwright_url: str
-    settings: Settings  # the servers' SECRET_KEY and database
-    workdir: Path  # a temporary directory, removed after the run
-    seconds: int  # the longest wrk run
-
-
-class Scenario(NamedTuple):
-    setup: Callable[[Context], dict[str, str]]  # seeds data; returns the values the headers need
-    path: str
-    headers: dict[str, str]  # str.format templates, filled with setup's values
-    script: tuple[str, ...] = ()  # a wrk Lua script in bench/ and its arguments (templates, like headers)
-    before_run: Callable[[Context], None] | None = None  # restores what a wrk run consumed
-    check: Callable[[dict[str, Server], dict[str, str]], None] | None = None  # default: check_same_answer
-
-
-def setup_customer_token(ctx: Context) -> dict[str, str]:
-    """Register a customer through the use case, then log in over HTTP for a real access token."""
-    with ctx.sessions() as session:
-        accounts.register_user(session, RegisterIn.model_validate(CUSTOMER))
-    login = {"email": CUSTOMER["email"], "password": CUSTOMER["password"]}
-    status, body = http_json(ctx.shopwright_url + "/api/auth/login", {}, login)
-    if status != 200:
-        raise SystemExit(f"login failed with {status}: {body}")
-    return {"access_token": body["access_token"]}
-
-
-def setup_catalog(ctx: Context) -> dict[str, str]:
-    """Generate 10,000 products (one stocked variant each) with the bulk seeder, then ANALYZE them."""
-    with ctx.sessions() as session:
-        seed.bulk_products(session, 10_000, lambda _n: None)
-        # A live database has planner statistics (autovacuum); a freshly COPYed one has none until
-        # ANALYZE, and this server runs with autovacuum off: without them PostgreSQL guesses ~150 rows
-        # in `variants` and scans it sequentially for a 20-product page.
-        session.execute(text("ANALYZE"))
-        session.commit()
-    return {}
-
-
-CHECKOUT_PRODUCTS = 1_000  # each cart takes 1-3 of them: concurrent checkouts rarely wait on one stock row
-CHECKOUTS_PER_SECOND = 3_000  # more than either server reaches here: one customer (cart) per request a run
-CART_PERIOD = 3_000  # customers n and n + CART_PERIOD get the same cart (refill_carts)
-CHECKOUT_BODY = {"delivery_address": "1 Bench Street, Testville"}  # checkout.lua sends the same
-
-
-def setup_checkout(ctx: Context) -> dict[str, str]:
-    """Seed products and customers in bulk SQL, give each a cart, write one access token per customer."""
-    with ctx.sessions() as session:
-        seed.bulk_products(session, CHECKOUT_PRODUCTS, lambda _n: None)
-    customers = CHECKOUTS_PER_SECOND * ctx.seconds
-    with ctx.sessions.begin() as session:
-        # Prices 1.00-14.99 and 1-2 units a line keep every order under free shipping (each total has
-        # shipping); stock never runs out. (One variant a product, with the product's id.)
-        session.execute(text("UPDATE variants SET price_cents = 100 + id * 37 % 1400, cost_cents = 50"))
-        session.execute(text("UPDATE products SET min_price_cents = 100 + id * 37 % 1400"))
-        session.execute(text("UPDATE inventory SET quantity = 1000000000, reserved = 0"))
-        insert = text(
-            "INSERT INTO users (email, password_hash, full_name) SELECT 'checkout-' || n || '@example.com',"
-            " :password_hash, 'Bench Customer ' || n FROM generate_series(1, :customers) AS n"
-        )
-        password_hash = passwords.hash_password(CUSTOMER["password"])
-        session.execute(insert, {"password_hash": password_hash, "customers": customers})
-        user_ids = session.scalars(text("SELECT id FROM users ORDER BY id")).all()
-    refill_carts(ctx)
-    # The tokens a login hands out (mint_tokens), minted here: an argon2 login per customer would take hours.
-    settings = ctx.settings.model_copy(update={"JWT_ACCESS_TTL_MINUTES": 24 * 60})
-    app = create_app(settings)
-    expires = datetime.now(UTC) + timedelta(days=settings.JWT_REFRESH_TTL_DAYS)
-    with app.app_context():
-        tokens = [
-            mint_tokens(Grant(user_id, "customer", f"bench-{user_id}", f"bench-{user_id}", expires))[
-                "access_token"
-            ]
-            for user_id in user_ids
-        ]
-    tokens_file = ctx.workdir / "checkout-tokens.txt"
-    tokens_file.write_text("\n".join(tokens) + "\n")
-    return {
-        "tokens_file": str(tokens_file),
-        "shopwright_check_token": tokens[0],
-        "baseline_check_token": tokens[CART_PERIOD],  # the same cart as the first customer's
-    }
-
-
-def refill_carts(ctx: Context) -> None:
-    """Give each customer without an active cart a new one, reserved; then VACUUM ANALYZE (no autovacuum)."""
-    # Customer n's cart: 1 + n % 3 lines of distinct variants (ids 1..CHECKOUT_PRODUCTS), 1-2 units each.
-    refill = """
-        WITH new_carts AS (
-            INSERT INTO carts (user_id, status, expires_at)
-            SELECT id, 'active', now() + interval '1 day' FROM users
-            WHERE NOT EXISTS (SELECT FROM carts WHERE user_id = users.id AND status = 'active')
-            RETURNING id, user_id
-        ), new_lines AS (
-            INSERT INTO cart_items (cart_id, variant_id, quantity)
-            SELECT id, 1 + (user_id * 3 + k) * 7919 %% %(products)s, 1 + (user_id + k) %% 2
-            FROM new_carts CROSS JOIN generate_series(0, 2) AS k WHERE k <= user_id %% 3
-            RETURNING variant_id, quantity
-        )
-        UPDATE inventory SET reserved = reserved + held.quantity
-        FROM (SELECT variant_id, sum(quantity) AS quantity FROM new_lines GROUP BY variant_id) AS held
-        WHERE inventory.variant_id = held.variant_id
-    """
-    with psycopg.connect(LIBPQ_URL, autocommit=True) as conn:
-        _wait_until_idle(conn)
-        with conn.transaction():
-            conn.execute(refill, {"products": CHECKOUT_PRODUCTS})
-        conn.execute("VACUUM ANALYZE")
-
-
-def _wait_until_idle(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
-    """Wait until no other session on the bench database has been busy for half a second.
-
-    When wrk stops, the servers still finish the checkouts it had sent: a refill before they commit
-    would skip those customers (their carts still active), who would then have none in the next run.
-    """
-    busy = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
-        "AND state <> 'idle'"
-    )
-    deadline, quiet_since = time.monotonic() + 30, time.monotonic()
-    while time.monotonic() < deadline:
-        row = conn.execute(busy, (DATABASE_NAME,)).fetchone()
-        if row is not None and row[0] > 0:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since >= 0.5:
-            return
-        time.sleep(0.05)
-    raise SystemExit("the bench database stayed busy for 30 s after a run")
-
-
-def check_same_checkout(servers: dict[str, Server], values: dict[str, str]) -> None:
-    """Both servers must turn the same cart into the same order (201), ids and timestamps aside."""
-    orders = {}
-    for name, server in servers.items():
-        headers = {"Authorization": f"Bearer {values[f'{name}_check_token']}"}
-        status, body = http_json(server.url + "/api/orders", headers, CHECKOUT_BODY)
-        if status != 201:
-            raise SystemExit(f"{name} answered {status} on POST /api/orders: {body}")
-        orders[name] = body
-    shapes = {name: _order_shape(order) for name, order in orders.items()}
-    if shapes["shopwright"] != shapes["baseline"]:
-        raise SystemExit(f"the servers answer differently: {orders}")
-
-
-def _order_shape(order: dict[str, Any]) -> dict[str, Any]:
-    """Replace the values that differ between two checkouts of the same cart by their type names."""
-    volatile = {"id", "user_id", "created_at", "updated_at"}
-    shape = {key: type(value).__name__ if key in volatile else value for key, value in order.items()}
-    shape["items"] = [{**item, "id": type(item["id"]).__name__} for item in order["items"]]
-    return shape
-
-
-SCENARIOS: dict[str, Scenario] = {
-    "me": Scenario(setup_customer_token, "/api/auth/me", {"Authorization": "Bearer {access_token}"}),
-    "products": Scenario(setup_catalog, "/api/products?limit=20", {}),
-    "checkout": Scenario(
-        setup_checkout,
-        "/api/orders",
-        {},
-        ("checkout.lua", "{tokens_file}"),
-        before_run=refill_carts,
-        check=check_same_checkout,
-    ),
-}
+SECRET_KEY = secrets.token_urlsafe(48)  # one per bench process: the baseline counted in-process reads it once
 
 
 # --- HTTP and processes ---------------------------------------------------------------------------
-def http_json(url: str, headers: dict[str, str], body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    """Send one request (POST when there is a body) and return (status, parsed JSON or raw text)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")
-
-
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
@@ -446,20 +250,105 @@ def parse_wrk(output: str) -> dict[str, Any]:
 
 
 # --- the run ------------------------------------------------------------------------------------
-def check_same_answer(servers: dict[str, Server], scenario: Scenario, headers: dict[str, str]) -> None:
+def check_same_answer(servers: dict[str, Server], path: str, headers: dict[str, str]) -> None:
     """Both servers must answer 200 with the same JSON before they are measured."""
-    answers = {name: http_json(server.url + scenario.path, headers) for name, server in servers.items()}
+    answers = {name: http_json(server.url + path, headers) for name, server in servers.items()}
     for name, (status, body) in answers.items():
         if status != 200:
-            raise SystemExit(f"{name} answered {status} on {scenario.path}: {body}")
+            raise SystemExit(f"{name} answered {status} on {path}: {body}")
     if answers["shopwright"][1] != answers["baseline"][1]:
         raise SystemExit(f"the servers answer differently: {answers}")
+
+
+# --- statements per request -------------------------------------------------------------------
+@contextmanager
+def counted_statements() -> Iterator[list[int]]:
+    """Count what this thread sends to PostgreSQL through psycopg: [statements, transaction commands].
+
+    Statements are every cursor execute (SQLAlchemy's included); transaction commands are the BEGIN,
+    COMMIT and ROLLBACK psycopg sends by itself (its private `_exec_command`: a bench-only patch).
+    """
+    count, thread = [0, 0], threading.get_ident()
+    patched = [
+        (psycopg.Cursor, "execute", 0),
+        (psycopg.Cursor, "executemany", 0),
+        (BaseConnection, "_exec_command", 1),
+    ]
+    originals = [getattr(owner, name) for owner, name, _kind in patched]
+
+    def counting(original: Callable[..., Any], kind: int) -> Callable[..., Any]:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            count[kind] += threading.get_ident() == thread
+            return original(self, *args, **kwargs)
+
+        return method
+
+    for (owner, name, kind), original in zip(patched, originals, strict=True):
+        setattr(owner, name, counting(original, kind))
+    try:
+        yield count
+    finally:
+        for (owner, name, _kind), original in zip(patched, originals, strict=True):
+            setattr(owner, name, original)
+
+
+def _counting_caller(client: Client, per_call: list[str]) -> Call:
+    """Return a Call through `client` that appends what each request sent to `per_call`: "2 (+2 tx)"."""
+
+    def call(method: str, url: str, headers: dict[str, str], body: dict[str, Any] | None) -> tuple[int, Any]:
+        with counted_statements() as count:
+            response = client.open(url, method=method, headers=headers, json=body)
+        statements, commands = count
+        per_call.append(f"{statements} (+{commands} tx)" if commands else str(statements))
+        return response.status_code, response.get_json(silent=True)
+
+    return call
+
+
+def count_statements(
+    scenario: Scenario, env: dict[str, str], path: str, headers: dict[str, str], values: dict[str, str]
+) -> dict[str, str]:
+    """Send the scenario's request(s) to both apps in this process; return each one's statements.
+
+    "3" for one request (autocommit), "2 (+2 tx)" with BEGIN and COMMIT, "…, …" for two requests
+    (cart-add's add and remove). A first round warms the apps up
+    (connections, their set-up statements); the second is counted. Same code as under gunicorn.
+    """
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        import baseline
+
+        from shopwright import create_app
+
+        apps: dict[str, Any] = {"shopwright": create_app(), "baseline": baseline.app}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    counts: dict[str, str] = {}
+    for name, app in apps.items():
+        per_call: list[str] = []
+        call = _counting_caller(Client(app), per_call)
+        for attempt in range(2):
+            per_call.clear()
+            if scenario.probe is not None:
+                scenario.probe(call, name, values, attempt)
+            else:
+                status, body = call("GET", path, headers, None)
+                if status != 200:
+                    raise SystemExit(f"{name} answered {status} on {path} in-process: {body}")
+        counts[name] = ", ".join(per_call)
+    # The next scenario's database is a new one: its first request must connect again.
+    conn = getattr(baseline._local, "conn", None)
+    if conn is not None:
+        conn.close()
+    return counts
 
 
 def measure(scenario_name: str, duration: int, connections: int, rounds: int) -> dict[str, Any]:
     """Run one scenario against both servers and return the results."""
     scenario = SCENARIOS[scenario_name]
-    secret = secrets.token_urlsafe(48)
+    secret = SECRET_KEY
     env = {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
@@ -491,15 +380,18 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
             make_sessionmaker(engine),
             servers["shopwright"].url,
             settings,
+            LIBPQ_URL,
             workdir,
             max(duration, WARMUP_SECONDS),
         )
         values = scenario.setup(ctx)
+        path = scenario.path.format(**values)
         headers = {key: template.format(**values) for key, template in scenario.headers.items()}
         if scenario.check is None:
-            check_same_answer(servers, scenario, headers)
+            check_same_answer(servers, path, headers)
         else:
-            scenario.check(servers, values)
+            scenario.check({name: server.url for name, server in servers.items()}, values)
+        statements = count_statements(scenario, env, path, headers, values)
         script = [
             str(BENCH / arg) if n == 0 else arg.format(**values) for n, arg in enumerate(scenario.script)
         ]
@@ -507,7 +399,7 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
         def run(server: Server, seconds: int) -> dict[str, Any]:
             if scenario.before_run is not None:
                 scenario.before_run(ctx)
-            return wrk(server.url + scenario.path, headers, connections, seconds, server.pgid, script)
+            return wrk(server.url + path, headers, connections, seconds, server.pgid, script)
 
         for server in servers.values():
             run(server, WARMUP_SECONDS)
@@ -522,7 +414,8 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
     own_cpu = {name: _own_cpu_us(run) for name, run in medians.items()}
     return {
         "scenario": scenario_name,
-        "path": scenario.path,
+        "path": path,
+        "counted": scenario.what or f"requests of {path}",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "git_commit": _git_commit(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -530,6 +423,7 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
         "gunicorn": GUNICORN_ARGS,
         "rounds": rounds,
         "servers": medians,
+        "statements": statements,
         "ratio_percent": round(ratio * 100, 1),
         "cpu_ratio_percent": round(own_cpu["baseline"] / max(own_cpu["shopwright"], 1) * 100, 1),
         "runs": runs,
@@ -577,6 +471,11 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"{result['scenario']:<19} {name:<11}" + "".join(f"{cpu[kind]:>9}" for kind in kinds))
     own = "server + postgres + redis"
     print(f"ratio by CPU per request (baseline / shopwright, {own}): {result['cpu_ratio_percent']:.1f}%")
+    print(f"req/s counts {result['counted']}")
+    statements = result["statements"]
+    print(
+        f"SQL statements a request: shopwright {statements['shopwright']}, baseline {statements['baseline']}"
+    )
 
 
 def noisy_runs(result: dict[str, Any]) -> list[str]:
@@ -596,9 +495,22 @@ def noisy_runs(result: dict[str, Any]) -> list[str]:
     return warnings
 
 
+def print_summary(results: list[dict[str, Any]]) -> None:
+    """Print one line per scenario: both servers' req/s and the ratio (after `--scenario all`)."""
+    print(f"{'scenario':<10} {'shopwright':>11} {'baseline':>9} {'ratio':>7} {'CPU ratio':>10}  statements")
+    for result in results:
+        servers = result["servers"]
+        print(
+            f"{result['scenario']:<10} {servers['shopwright']['requests_per_second']:>11.0f} "
+            f"{servers['baseline']['requests_per_second']:>9.0f} {result['ratio_percent']:>6.1f}% "
+            f"{result['cpu_ratio_percent']:>9.1f}%  {result['statements']['shopwright']} / "
+            f"{result['statements']['baseline']}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="me")
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="me", help="default: me")
     parser.add_argument("--duration", type=int, default=10, help="seconds of measured load per server")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16-32 on 2 cores)")
     parser.add_argument(
@@ -608,18 +520,28 @@ def main() -> int:
     # A SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C, so servers and the database are cleaned up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    result = measure(args.scenario, args.duration, args.connections, args.rounds)
-    print_table(result)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.scenario}.json").write_text(json.dumps(result, indent=2) + "\n")
-    sys.stdout.flush()  # the table before any warning
-    for warning in noisy_runs(result):
-        print(f"WARNING: busy machine, numbers unreliable: {warning}", file=sys.stderr)
-    errors = {name: sum(run["non_2xx"] for run in runs) for name, runs in result["runs"].items()}
-    if any(errors.values()):
-        print(f"WARNING: non-2xx responses during the run: {errors}", file=sys.stderr)
-        return 1
-    return 0
+    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    results, status = [], 0
+    for number, name in enumerate(names):
+        if number:
+            print()
+        result = measure(name, args.duration, args.connections, args.rounds)
+        results.append(result)
+        print_table(result)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        sys.stdout.flush()  # the table before any warning
+        for warning in noisy_runs(result):
+            print(f"WARNING: busy machine, numbers unreliable: {name}: {warning}", file=sys.stderr)
+        errors = {server: sum(run["non_2xx"] for run in runs) for server, runs in result["runs"].items()}
+        if any(errors.values()):
+            print(f"WARNING: non-2xx responses during the {name} run: {errors}", file=sys.stderr)
+            status = 1
+        sys.stderr.flush()
+    if len(results) > 1:
+        print()
+        print_summary(results)
+    return status
 
 
 if __name__ == "__main__":
