@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Row, bindparam, exists, func, select, upda
 from sqlalchemy.orm import Session
 
 from shopwright.catalog import service as catalog
+from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.errors import VariantNotFound
 from shopwright.catalog.models import Product, Variant
 from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
@@ -141,6 +142,8 @@ def sell_reserved(session: Session, quantities: Mapping[int, int]) -> None:
 
 def sell(session: Session, variant_id: int, quantity: int) -> None:
     """Sell units from what is available or raise OutOfStock; runs inside the caller's transaction."""
+    # Order edits, not the checkout path: rare enough to drop cached answers (docs/operations.md).
+    bump_catalog_version(session)
     _take_available(session, _SELL, variant_id, quantity)
 
 
@@ -152,6 +155,7 @@ def _take_available(session: Session, statement: Any, variant_id: int, quantity:
 
 def restock(session: Session, quantities: Mapping[int, int]) -> None:
     """Put sold units back (cancelled or reduced orders); runs inside the caller's transaction."""
+    bump_catalog_version(session)
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         if quantity > 0:
             session.execute(_RESTOCK, {"variant": variant_id, "units": quantity})
@@ -173,6 +177,7 @@ def adjust_stock(
 ) -> StockRow:
     """Set a variant's stock to `quantity` or change it by `delta`, never below reserved; return its row."""
     with session.begin():
+        bump_catalog_version(session)
         variant = get_by_id(session, Variant, variant_id)
         if variant is None:
             raise VariantNotFound(f"Variant {variant_id} not found")
