@@ -336,7 +336,12 @@ def test_a_write_on_one_host_is_seen_by_the_other(
     make_app: Callable[..., Flask], redis_url: str, shared_prefix: str, committed_db: Engine
 ) -> None:
     hosts = [
-        make_app(CATALOG_CACHE_ENABLED=True, REDIS_URL=redis_url, REDIS_KEY_PREFIX=shared_prefix)
+        make_app(
+            CATALOG_CACHE_ENABLED=True,
+            REDIS_URL=redis_url,
+            REDIS_KEY_PREFIX=shared_prefix,
+            CATALOG_CACHE_VERSION_POLL_MS=0,
+        )
         for _ in range(2)
     ]
     a, b = (host.test_client() for host in hosts)
@@ -346,4 +351,26 @@ def test_a_write_on_one_host_is_seen_by_the_other(
     assert detail(b, product["id"])["price_cents"] == 1500
     assert statements.during(lambda: detail(b, product["id"])) == 0  # B answers from its cache
     shop.update(product["id"], price_cents=800)  # through A
+    assert detail(b, product["id"])["price_cents"] == 800
+
+
+def test_with_a_poll_interval_the_other_host_sees_a_write_within_it(
+    make_app: Callable[..., Flask], redis_url: str, shared_prefix: str, committed_db: Engine
+) -> None:
+    hosts = [
+        make_app(
+            CATALOG_CACHE_ENABLED=True,
+            REDIS_URL=redis_url,
+            REDIS_KEY_PREFIX=shared_prefix,
+            CATALOG_CACHE_VERSION_POLL_MS=200,
+        )
+        for _ in range(2)
+    ]
+    a, b = (host.test_client() for host in hosts)
+    shop = Shop(hosts[0], a)
+    product = shop.product(shop.category()["id"], price_cents=1500)
+    assert detail(b, product["id"])["price_cents"] == 1500
+    shop.update(product["id"], price_cents=800)
+    assert detail(a, product["id"])["price_cents"] == 800  # the writing worker knows at once
+    time.sleep(0.25)
     assert detail(b, product["id"])["price_cents"] == 800
