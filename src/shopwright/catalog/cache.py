@@ -83,6 +83,9 @@ class CatalogCache:
         self.poll_seconds = poll_seconds
         self.clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # A request as it came (method, path, raw query) -> the key its validated query made: a request
+        # seen before finds its answer without being validated again (`known_answer`).
+        self._aliases: dict[str, str] = {}
         self._lock = threading.Lock()
         self._local_version = 0
         self._polled: tuple[float, bytes] | None = None  # (when, version) of the last read from Redis
@@ -117,6 +120,34 @@ class CatalogCache:
                 while len(self._entries) > self.capacity:
                     self._entries.popitem(last=False)
         return answer
+
+    def known_answer(self, request_key: str) -> Answer | None:
+        """Return the current answer for a request already seen in exactly this form (see `remember`)."""
+        key = self._aliases.get(request_key)
+        if key is None:
+            return None
+        version = self._version()
+        if version is None:
+            return None
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.version == version and entry.expires_at > now:
+                self._entries.move_to_end(key)
+                return entry.answer
+        return None
+
+    def remember(self, request_key: str, key: str) -> None:
+        """Note that the request `request_key` (unvalidated) asks what `key` names.
+
+        Validation depends on nothing but the request's path and query, so the pair holds for good.
+        """
+        if request_key in self._aliases:
+            return
+        with self._lock:
+            if len(self._aliases) >= 4 * self.capacity:  # bounded: start over rather than grow
+                self._aliases.clear()
+            self._aliases[request_key] = key
 
     def bump(self) -> None:
         """Move the catalog version: every worker's entries built before now stop serving."""

@@ -147,6 +147,21 @@ def category_products(path: CategoryPath, query: ListingQuery) -> Result:
     return _cached(query, lambda: _listing(combined))
 
 
+@products_bp.before_request
+@categories_bp.before_request
+def _known_answer() -> Response | None:
+    """Answer an anonymous read seen before in this exact form from the cache, before validating it again."""
+    cache: CatalogCache | None = current_app.extensions["shopwright.catalog_cache"]
+    if cache is None or request.method not in ("GET", "HEAD") or "Authorization" in request.headers:
+        return None
+    answer = cache.known_answer(_request_key())
+    return None if answer is None else _send(answer, f"public, max-age={cache.seconds}")
+
+
+def _request_key() -> str:
+    return f"{request.method} {request.path} {request.query_string.decode('latin-1')}"
+
+
 # --- admin writes ----------------------------------------------------------------------------
 @products_bp.post(
     "",
@@ -281,6 +296,7 @@ def _cached(query: ProductQuery | ListingQuery | None, build: Callable[[], dict[
     if "Authorization" in request.headers:
         return _send(_encode(build()), PRIVATE)
     key = answer_key(request.method, request.path, query)
+    cache.remember(_request_key(), key)
     return _send(cache.cached_answer(key, lambda: _encode(build())), f"public, max-age={cache.seconds}")
 
 
