@@ -33,9 +33,9 @@ from shopwright import create_app
 from shopwright.cli import alembic_config
 from shopwright.config import Settings
 from shopwright.db import Base, make_engine, make_sessionmaker
-from tests.catalog_factories import Shop, empty_catalog
 from tests.factories import customer
-from tests.order_factories import Buyer
+from tests.factories.catalog import Shop, empty_catalog
+from tests.factories.orders import Buyer
 
 REQUIRE_SERVICES = os.environ.get("SHOPWRIGHT_TEST_REQUIRE_SERVICES") == "1"
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -335,12 +335,12 @@ def sessions(committed_db: Engine) -> sessionmaker[Session]:
 
 @pytest.fixture
 def shop(app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    """The catalog admin's helpers (tests/catalog_factories.py); the catalog and orders are emptied after."""
+    """The catalog admin's helpers (tests/factories/catalog.py); the catalog and orders are emptied after."""
     yield Shop(app, client)
     empty_catalog(sessions)
 
 
 @pytest.fixture
 def buyer(client: FlaskClient) -> Buyer:
-    """A freshly registered customer with their cart and orders (tests/order_factories.py)."""
+    """A freshly registered customer with their cart and orders (tests/factories/orders.py)."""
     return Buyer(client, customer(client))

@@ -1,8 +1,8 @@
 """Idempotency keys: a retried POST with the same `Idempotency-Key` gets the first response back.
 
 A key row `(user_id, key)` is inserted first in the use case's transaction; its unique constraint
-serialises racing duplicates (DESIGN.md, Idempotency). The row stores a hash of method + path + body,
-so the same key with another body is refused, and the response once the request has finished.
+serialises racing duplicates (docs/architecture.md, Idempotency). The row stores a hash of method + path
++ body, so the same key with another body is refused, and the response once the request has finished.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.cart_factories import Shopper
-from tests.catalog_factories import Shop, stock_of
 from tests.factories import assert_problem, customer, error_fields
+from tests.factories.cart import Shopper
+from tests.factories.catalog import Shop, stock_of
 
 INVENTORY = "/api/admin/inventory"
 

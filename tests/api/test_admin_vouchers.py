@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.orders.models import Order
 from shopwright.promotions import service as promotions
 from shopwright.promotions.models import Voucher
-from tests.catalog_factories import make_cursor
 from tests.factories import Account, admin, assert_problem, customer, error_fields
+from tests.factories.catalog import make_cursor
 
 VOUCHERS = "/api/admin/vouchers"
 PERCENT = {"code": "summer10", "kind": "percent", "percent_off": 10}

@@ -8,10 +8,18 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_jwt_extended import create_access_token, create_refresh_token
 from werkzeug.test import TestResponse
 
-from tests.factories import Account, admin, assert_problem, bearer, customer, login, toggle_status
+from tests.factories import (
+    Account,
+    admin,
+    assert_problem,
+    bearer,
+    customer,
+    login,
+    signed_token,
+    toggle_status,
+)
 
 
 def _refresh(client: FlaskClient, token: str, via: str = "header") -> TestResponse:
@@ -83,25 +91,14 @@ def test_a_refresh_token_is_not_an_access_token(client: FlaskClient) -> None:
 
 
 def _expired_tokens(app: Flask, account: Account) -> tuple[str, str]:
-    claims = {"role": "customer", "fam": "expired-family"}
-    with app.app_context():
-        access = create_access_token(
-            str(account.id), additional_claims=claims, expires_delta=timedelta(seconds=-1)
-        )
-        refresh = create_refresh_token(
-            str(account.id), additional_claims=claims, expires_delta=timedelta(seconds=-1)
-        )
+    expired = timedelta(seconds=-1)
+    access = signed_token(app, account.id, expires_in=expired)
+    refresh = signed_token(app, account.id, kind="refresh", expires_in=expired)
     return access, refresh
 
 
 def _foreign_token(app: Flask, account: Account) -> str:
-    other = Flask("other")
-    other.config["JWT_SECRET_KEY"] = "another-secret-that-is-long-enough-0123456789"
-    from flask_jwt_extended import JWTManager
-
-    JWTManager(other)
-    with other.app_context():
-        return create_access_token(str(account.id), additional_claims={"role": "admin", "fam": "x"})
+    return signed_token(app, account.id, "admin", secret="another-secret-that-is-long-enough-0123456789")
 
 
 @pytest.mark.parametrize(

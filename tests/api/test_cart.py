@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.cart_factories import CART, Shopper, cart_lines, lapse_carts, total_reserved
-from tests.catalog_factories import Shop, stock_of
 from tests.factories import assert_problem, customer, error_fields
+from tests.factories.cart import CART, Shopper, cart_lines, lapse_carts, total_reserved
+from tests.factories.catalog import Shop, stock_of
 
 
 @pytest.fixture

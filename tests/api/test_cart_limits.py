@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.cart import service as cart_service
 from shopwright.cart.models import ACTIVE, Cart
 from shopwright.catalog.models import Variant
-from tests.cart_factories import Shopper, total_reserved
-from tests.catalog_factories import Shop, create_products, stock_of
 from tests.factories import assert_problem, customer
+from tests.factories.cart import Shopper, total_reserved
+from tests.factories.catalog import Shop, create_products, stock_of
 
 
 def _variants(shop: Shop, sessions: sessionmaker[Session], n: int, stock: int = 5) -> list[int]:

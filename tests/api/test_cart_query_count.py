@@ -8,10 +8,10 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.api.test_catalog_query_count import StatementLog
-from tests.cart_factories import CART, Shopper
-from tests.catalog_factories import Shop
 from tests.factories import customer
+from tests.factories.cart import CART, Shopper
+from tests.factories.catalog import Shop
+from tests.support.statements import StatementLog
 
 
 def _shopper_with_lines(shop: Shop, client: FlaskClient, lines: int) -> tuple[Shopper, dict[str, Any]]:
@@ -62,5 +62,6 @@ def test_reading_adding_and_removing_cost_fixed_statements(
     # has no Redis, so the revocation list is read from the database first (a BEGIN and a SELECT).
     begin = 3 if committed_db.dialect.name == "sqlite" else 0
     # read: the active cart (no lock), its lines. add: lock the cart, the variant, the lines, reserve,
-    # insert the line, the lines again, the cart's expiry. remove: lock, lines, release, delete, lines, expiry.
+    # insert the line, the lines again, the cart's expiry. remove: lock, lines, release, delete, lines,
+    # expiry.
     assert (read, add, remove) == (begin + 2, begin + 7, begin + 6)

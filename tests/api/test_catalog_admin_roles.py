@@ -8,15 +8,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_jwt_extended import create_access_token
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, counts, empty_catalog, unique_sku
-from tests.factories import assert_problem, bearer, customer
+from tests.factories import assert_problem, bearer, customer, signed_token
+from tests.factories.catalog import CATEGORIES, PRODUCTS, Shop, counts, empty_catalog, unique_sku
 
 
 @dataclass
@@ -95,18 +93,11 @@ def _state(client: FlaskClient, sessions: sessionmaker[Session], world: World) -
 
 def _foreign_admin_token(app: Flask, user_id: int) -> str:
     """An admin-looking token signed with a key that is not the server's."""
-    claims = {"sub": str(user_id), "role": "admin", "type": "access", "fam": "x", "jti": "forged"}
-    return jwt.encode(claims, "another-secret-key-another-secret-key!!", algorithm="HS256")
+    return signed_token(app, user_id, "admin", secret="another-secret-key-another-secret-key!!")
 
 
 def _expired_admin_token(app: Flask, user_id: int) -> str:
-    with app.app_context():
-        token: str = create_access_token(
-            str(user_id),
-            additional_claims={"role": "admin", "fam": "f"},
-            expires_delta=timedelta(seconds=-60),
-        )
-    return token
+    return signed_token(app, user_id, "admin", expires_in=timedelta(seconds=-60))
 
 
 @pytest.mark.parametrize("name", list(ROUTES))

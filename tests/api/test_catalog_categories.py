@@ -10,8 +10,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.catalog.models import Category
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, counts
 from tests.factories import assert_problem, error_fields
+from tests.factories.catalog import CATEGORIES, PRODUCTS, Shop, counts
 
 HUGE_ID = 10**20
 

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.catalog.schemas import ProductOut
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, set_rating, set_reserved
+from tests.factories.catalog import CATEGORIES, PRODUCTS, Shop, set_rating, set_reserved
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import (
+from tests.factories import assert_problem, error_fields
+from tests.factories.catalog import (
     PRODUCTS,
     Shop,
     create_products,
@@ -25,7 +26,6 @@ from tests.catalog_factories import (
     set_ratings,
     set_reserved,
 )
-from tests.factories import assert_problem, error_fields
 
 SORTS = ["newest", "price_asc", "price_desc", "rating", "relevance"]
 

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.catalog.models import Category, Product
-from tests.catalog_factories import PRODUCTS, create_products, empty_catalog
+from tests.factories.catalog import PRODUCTS, create_products, empty_catalog
 
 WORDS = ["alpha", "beta", "gamma"]
 PRICES = [0, 100, 100, 250, 999]  # duplicates: ties are the hard part of keyset paging

@@ -8,7 +8,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import (
+from tests.factories import assert_problem, error_fields
+from tests.factories.catalog import (
     PRODUCTS,
     Shop,
     counts,
@@ -17,7 +18,6 @@ from tests.catalog_factories import (
     stock_of,
     unique_sku,
 )
-from tests.factories import assert_problem, error_fields
 
 HUGE_ID = 10**20  # far beyond any id column: still just an unknown id
 

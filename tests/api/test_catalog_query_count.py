@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import (
+from tests.factories import customer
+from tests.factories.catalog import (
     CATEGORIES,
     PRODUCTS,
     Shop,
@@ -20,30 +21,7 @@ from tests.catalog_factories import (
     set_reserved,
     unique_sku,
 )
-from tests.factories import customer
-
-
-class StatementLog:
-    """Records every SQL statement the engines send while it is active."""
-
-    def __init__(self, engines: list[Engine]) -> None:
-        self.engines = engines
-        self.statements: list[str] = []
-
-    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.statements.append(statement)
-
-    def count(self, action: Callable[[], Any]) -> int:
-        """Run `action` and return how many statements it sent."""
-        self.statements = []
-        for engine in self.engines:
-            event.listen(engine, "before_cursor_execute", self._record)
-        try:
-            action()
-        finally:
-            for engine in self.engines:
-                event.remove(engine, "before_cursor_execute", self._record)
-        return len(self.statements)
+from tests.support.statements import StatementLog
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import PRODUCTS, Shop, counts, make_cursor, product_row
 from tests.factories import Account, assert_problem, customer, error_fields
+from tests.factories.catalog import PRODUCTS, Shop, counts, make_cursor, product_row
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, counts, product_row, unique_sku
 from tests.factories import assert_problem, error_fields
-from tests.order_factories import Buyer
+from tests.factories.catalog import CATEGORIES, PRODUCTS, Shop, counts, product_row, unique_sku
+from tests.factories.orders import Buyer
 
 
 def _create(shop: Shop, **fields: Any) -> Any:

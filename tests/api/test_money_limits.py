@@ -13,10 +13,10 @@ from shopwright.catalog.schemas import MAX_CENTS
 from shopwright.orders.models import Order
 from shopwright.orders.pricing import MAX_ORDER_CENTS
 from shopwright.payments.models import Refund
-from tests.cart_factories import total_reserved
-from tests.catalog_factories import Shop
 from tests.factories import assert_problem
-from tests.order_factories import Buyer, order_count
+from tests.factories.cart import total_reserved
+from tests.factories.catalog import Shop
+from tests.factories.orders import Buyer, order_count
 
 ADMIN_ORDERS = "/api/admin/orders"
 BIGINT_MAX = 2**63 - 1

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.db import Base
-from tests.catalog_factories import Shop
 from tests.factories import Account, address_payload, admin, assert_problem, customer, error_fields
-from tests.order_factories import Buyer
+from tests.factories.catalog import Shop
+from tests.factories.orders import Buyer
 
 NUL = "\x00"
 

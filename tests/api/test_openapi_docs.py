@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-# The Accounts table of API.md (and the admin user routes), as OpenAPI paths.
+# Every Accounts operation (and the admin user routes), as OpenAPI paths.
 ACCOUNTS_OPERATIONS = [
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from werkzeug.test import TestResponse
 
-from tests.catalog_factories import PRODUCTS, Shop
 from tests.factories import Account
-from tests.order_factories import Buyer
+from tests.factories.catalog import PRODUCTS, Shop
+from tests.factories.orders import Buyer
 
 ADDRESS = {"full_name": "Ada Buyer", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345"}
 

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.orders.models import OrderItem
-from tests.catalog_factories import Shop, stock_of
 from tests.factories import assert_problem
-from tests.order_factories import ORDERS, Buyer
+from tests.factories.catalog import Shop, stock_of
+from tests.factories.orders import ORDERS, Buyer
 
 
 def _variant(product: dict[str, Any]) -> int:

@@ -13,11 +13,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.orders import checkout
-from tests.api.test_catalog_query_count import StatementLog
-from tests.cart_factories import lapse_carts, total_reserved
-from tests.catalog_factories import Shop, empty_catalog, stock_of
 from tests.factories import assert_problem, customer, error_fields
-from tests.order_factories import ADDRESS, ORDERS, Buyer, order_count
+from tests.factories.cart import lapse_carts, total_reserved
+from tests.factories.catalog import Shop, empty_catalog, stock_of
+from tests.factories.orders import ADDRESS, ORDERS, Buyer, order_count
+from tests.support.statements import StatementLog
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import RefundResult, TestGateway
 from shopwright.payments.models import Refund
-from tests.catalog_factories import Shop, stock_of
 from tests.factories import assert_problem, customer
-from tests.order_factories import ORDERS, Buyer
+from tests.factories.catalog import Shop, stock_of
+from tests.factories.orders import ORDERS, Buyer
 
 ADMIN_ORDERS = "/api/admin/orders"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.api.test_catalog_query_count import StatementLog
-from tests.catalog_factories import Shop
 from tests.factories import customer
-from tests.order_factories import ORDERS, Buyer
+from tests.factories.catalog import Shop
+from tests.factories.orders import ORDERS, Buyer
+from tests.support.statements import StatementLog
 
 
 def _buyer_with_lines(shop: Shop, client: FlaskClient, lines: int) -> Buyer:

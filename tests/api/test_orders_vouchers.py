@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.promotions.models import Voucher
-from tests.catalog_factories import Shop, stock_of
 from tests.factories import assert_problem, customer
-from tests.order_factories import ORDERS, Buyer, order_count
+from tests.factories.catalog import Shop, stock_of
+from tests.factories.orders import ORDERS, Buyer, order_count
 
 
 @pytest.fixture

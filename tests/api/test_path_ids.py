@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from tests.catalog_factories import Shop
 from tests.factories import assert_problem
-from tests.order_factories import Buyer
+from tests.factories.catalog import Shop
+from tests.factories.orders import Buyer
 
 # Unicode digits that Python's `\d` and `int()` accept as 1: fullwidth, Arabic-Indic, Devanagari.
 UNICODE_ONES = ["\uff11", "\u0661", "\u0967"]

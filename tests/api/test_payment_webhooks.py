@@ -17,9 +17,9 @@ from shopwright.outbox import Event
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import ChargeResult, TestGateway, sign_webhook
 from shopwright.payments.models import Payment
-from tests.catalog_factories import Shop
 from tests.factories import assert_problem, customer
-from tests.order_factories import Buyer
+from tests.factories.catalog import Shop
+from tests.factories.orders import Buyer
 
 SECRET = "whsec-api-tests-0123456789abcdefghij"
 URL = "/api/payments/webhooks/test"

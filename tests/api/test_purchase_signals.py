@@ -6,9 +6,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.catalog_factories import PRODUCTS, Shop
 from tests.factories import customer
-from tests.order_factories import Buyer
+from tests.factories.catalog import PRODUCTS, Shop
+from tests.factories.orders import Buyer
 
 
 def _buyer(client: FlaskClient) -> Buyer:

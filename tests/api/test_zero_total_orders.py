@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.orders.models import Order
 from shopwright.outbox import Event
 from shopwright.payments.models import Payment
-from tests.catalog_factories import Shop, stock_of
 from tests.factories import assert_problem, customer
-from tests.order_factories import ORDERS, Buyer
+from tests.factories.catalog import Shop, stock_of
+from tests.factories.orders import ORDERS, Buyer
 
 
 def _events(sessions: sessionmaker[Session]) -> list[str]:

@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.models import Address, RefreshToken, User
-from tests.concurrency import race
 from tests.factories import PASSWORD, Account, active_admins, admin, customer, login
+from tests.support.races import race
 
 THREADS = 16
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.cart import service as cart
 from shopwright.cart.models import ACTIVE, EXPIRED, Cart
 from shopwright.inventory.models import StockLevel
-from tests.cart_factories import CART, Shopper, lapse_carts, reserved_in_active_carts
-from tests.catalog_factories import Shop, stock_of
-from tests.concurrency import race
 from tests.factories import Account, customer
+from tests.factories.cart import CART, Shopper, lapse_carts, reserved_in_active_carts
+from tests.factories.catalog import Shop, stock_of
+from tests.support.races import race
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.catalog.models import Category, Product, Review, Variant
 from shopwright.inventory.models import StockLevel
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, stock_of
-from tests.concurrency import race
 from tests.factories import admin, customer
+from tests.factories.catalog import CATEGORIES, PRODUCTS, Shop, stock_of
+from tests.support.races import race
 
 
 @pytest.fixture

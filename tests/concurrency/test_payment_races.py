@@ -17,8 +17,8 @@ from shopwright.errors import ShopError
 from shopwright.payments import service as payments
 from shopwright.payments.gateway import ChargeResult, GatewayEvent, RefundResult
 from shopwright.payments.models import Payment, Refund
-from tests.concurrency import race
-from tests.services.test_payments import add_order, add_user
+from tests.support.payments import add_order, add_user
+from tests.support.races import race
 
 T = TypeVar("T")
 

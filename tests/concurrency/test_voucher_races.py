@@ -18,7 +18,7 @@ from shopwright.promotions import service as promotions
 from shopwright.promotions.errors import VoucherCodeTaken, VoucherExhausted
 from shopwright.promotions.models import Voucher, VoucherRedemption
 from shopwright.promotions.schemas import VoucherCreate
-from tests.concurrency import race
+from tests.support.races import race
 
 SUBTOTAL = 10_000
 

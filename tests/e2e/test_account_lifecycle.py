@@ -8,7 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.conftest import Mailbox
-from tests.e2e.conftest import LiveServer
+from tests.support.servers import LiveServer
 
 PASSWORD = "Start-pass-1"
 

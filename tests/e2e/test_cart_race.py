@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from shopwright.accounts.seed import ensure_admin
 from shopwright.db import make_sessionmaker
 from shopwright.inventory.models import StockLevel
-from tests.e2e.conftest import LiveServer
+from tests.support.servers import LiveServer
 
 PASSWORD = "Race-pass-1"
 RACERS = 50

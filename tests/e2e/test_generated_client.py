@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from shopwright.accounts.seed import ensure_admin
 from shopwright.db import make_sessionmaker
-from tests.e2e.conftest import LiveServer
+from tests.support.servers import LiveServer
 
 PACKAGE = "shopwright_generated_client"
 PASSWORD = "Client-pass-1"

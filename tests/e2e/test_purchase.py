@@ -6,7 +6,7 @@ from sqlalchemy import Engine
 
 from shopwright.accounts.seed import ensure_admin
 from shopwright.db import make_sessionmaker
-from tests.e2e.conftest import LiveServer
+from tests.support.servers import LiveServer
 
 PASSWORD = "Buyer-pass-1"
 

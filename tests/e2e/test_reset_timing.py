@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from shopwright.accounts.seed import ensure_admin
 from shopwright.db import make_sessionmaker
 from tests.conftest import Mailbox
-from tests.e2e.conftest import LiveServer
+from tests.support.servers import LiveServer
 
 ROUNDS = 50
 SETTLE = 0.03  # seconds between requests: the work after one answer must not slow the next one down

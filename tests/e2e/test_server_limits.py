@@ -8,7 +8,7 @@ import json
 import socket
 from urllib.parse import urlsplit
 
-from tests.e2e.conftest import LiveServer
+from tests.support.servers import LiveServer
 
 
 def _raw(server: LiveServer, request: bytes) -> tuple[int, dict[str, str], bytes]:

@@ -23,7 +23,7 @@ from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED
 from shopwright.outbox import Event
 from shopwright.worker import DELIVER_EVENTS, EXPIRE_CARTS, celery_init_app
 from tests.conftest import REDIS_RUN_PREFIX, Mailbox
-from tests.e2e.conftest import celery_worker
+from tests.support.servers import celery_worker
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.redis]
 # The broker gets a Redis database of its own, next to the tests' one (15); every key it writes starts

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright import create_app
 from shopwright.accounts.seed import ensure_admin
-from tests.catalog_factories import Shop, stock_of
 from tests.conftest import REDIS_RUN_PREFIX, Mailbox, make_settings
-from tests.e2e.conftest import LiveServer, serve
 from tests.factories import assert_problem, customer
-from tests.faults.conftest import PostgresCluster, assert_orders_whole_and_stock_agrees, without_hanging
+from tests.factories.catalog import Shop, stock_of
+from tests.support.outages import assert_orders_whole_and_stock_agrees, without_hanging
+from tests.support.servers import LiveServer, PostgresCluster, serve
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.redis]
 PASSWORD = "Fault-pass-1"

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright import outbox
 from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED
 from shopwright.outbox import Event
-from tests.catalog_factories import Shop
 from tests.conftest import REDIS_RUN_PREFIX
-from tests.e2e.conftest import celery_worker
 from tests.factories import assert_problem, bearer, customer, login
-from tests.faults.conftest import RedisServer, without_hanging
+from tests.factories.catalog import Shop
+from tests.support.outages import without_hanging
+from tests.support.servers import RedisServer, celery_worker
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.redis]
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED
 from shopwright.outbox import Event
 from tests.factories import customer
-from tests.faults.conftest import SmtpServer
+from tests.support.servers import SmtpServer
 
 pytestmark = [pytest.mark.postgres_only]
 

@@ -15,9 +15,9 @@ from shopwright.cart.models import ACTIVE, CONVERTED, EXPIRED, Cart
 from shopwright.cart.schemas import CartItemIn
 from shopwright.catalog.models import Variant
 from shopwright.db import utcnow
-from tests.cart_factories import total_reserved
-from tests.catalog_factories import Shop, create_products, empty_catalog, stock_of
 from tests.factories import customer
+from tests.factories.cart import total_reserved
+from tests.factories.catalog import Shop, create_products, empty_catalog, stock_of
 
 TTL = timedelta(minutes=15)
 RULES = cart.CartRules(ttl=TTL)

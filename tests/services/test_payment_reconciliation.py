@@ -2,41 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.db import utcnow
 from shopwright.orders import cancellation
 from shopwright.orders import payment as order_payment
 from shopwright.orders.models import Order
-from shopwright.outbox import Event
 from shopwright.payments import service as payments
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import ChargeResult, RefundResult, TestGateway
 from shopwright.payments.models import Payment, Refund
-from tests.catalog_factories import Shop, stock_of
 from tests.factories import customer
-from tests.order_factories import Buyer
-
-SECRET = "whsec-reconcile-tests-0123456789abcdef"
-
-
-def later() -> datetime:
-    """A moment past RECONCILE_AFTER and before NOT_CHARGED_AFTER, for payments started just now."""
-    return utcnow() + timedelta(minutes=11)
-
-
-class LostAnswerGateway(TestGateway):
-    """Charges, then the answer is lost on the way back (a timeout): the payment stays processing."""
-
-    def charge(self, **kwargs: Any) -> ChargeResult:
-        super().charge(**kwargs)
-        raise PaymentProviderError("Timed out waiting for the payment provider.")
+from tests.factories.catalog import Shop, stock_of
+from tests.factories.orders import Buyer
+from tests.support.payments import (
+    WEBHOOK_SECRET,
+    LostAnswerGateway,
+    later,
+    payment_state,
+    stuck_order,
+)
 
 
 class UnreachedGateway(TestGateway):
@@ -48,40 +39,16 @@ class UnreachedGateway(TestGateway):
 
 @pytest.fixture
 def app(make_app: Any) -> Flask:
-    app: Flask = make_app(PAYMENT_WEBHOOK_SECRET=SECRET)
+    app: Flask = make_app(PAYMENT_WEBHOOK_SECRET=WEBHOOK_SECRET)
     return app
-
-
-def _stuck_order(
-    app: Flask,
-    shop: Shop,
-    gateway: TestGateway,
-    token: str = "tok_visa",  # noqa: S107
-) -> tuple[int, int]:
-    """Buy a product and pay through `gateway`: 502, the payment processing. Return (order id, variant id)."""
-    client = app.test_client()
-    product = shop.product(shop.category()["id"], stock_quantity=5)
-    buyer = Buyer(client, customer(client))
-    order = buyer.buy(product["id"], 2)
-    app.extensions["shopwright.gateway"] = gateway
-    assert buyer.pay(order["id"], token).status_code == 502
-    return order["id"], product["variants"][0]["id"]
-
-
-def _state(sessions: sessionmaker[Session], order_id: int) -> tuple[str, list[str], int]:
-    with sessions() as session:
-        status = session.scalars(select(Order.status).where(Order.id == order_id)).one()
-        payments = session.scalars(select(Payment.status).where(Payment.order_id == order_id)).all()
-        paid_events = session.scalar(select(func.count()).where(Event.name == "order.paid")) or 0
-    return status, list(payments), paid_events
 
 
 def test_a_charge_whose_answer_was_lost_settles_the_order_as_paid(
     app: Flask, shop: Shop, sessions: sessionmaker[Session]
 ) -> None:
-    gateway = LostAnswerGateway(SECRET)
-    order_id, variant_id = _stuck_order(app, shop, gateway)
-    assert _state(sessions, order_id) == ("pending", ["processing"], 0)
+    gateway = LostAnswerGateway(WEBHOOK_SECRET)
+    order_id, variant_id = stuck_order(app, shop, gateway)
+    assert payment_state(sessions, order_id) == ("pending", ["processing"], 0)
 
     with sessions() as session:
         early = order_payment.reconcile_payments(session, gateway, now=utcnow() + timedelta(minutes=5))
@@ -89,24 +56,28 @@ def test_a_charge_whose_answer_was_lost_settles_the_order_as_paid(
         again = order_payment.reconcile_payments(session, gateway, now=later())
 
     assert (early.checked, done.checked, done.settled, again.checked) == (0, 1, 1, 0)
-    assert _state(sessions, order_id) == ("paid", ["succeeded"], 1)
+    assert payment_state(sessions, order_id) == ("paid", ["succeeded"], 1)
     assert stock_of(sessions, variant_id) == (3, 0)  # sold once, nothing restocked
 
 
 def test_a_charge_the_provider_never_received_fails_after_an_hour(
     app: Flask, shop: Shop, sessions: sessionmaker[Session]
 ) -> None:
-    gateway = UnreachedGateway(SECRET)
-    order_id, _ = _stuck_order(app, shop, gateway)
+    gateway = UnreachedGateway(WEBHOOK_SECRET)
+    order_id, _ = stuck_order(app, shop, gateway)
 
     with sessions() as session:
         unknown_yet = order_payment.reconcile_payments(session, gateway, now=later())
-        assert _state(sessions, order_id) == ("pending", ["processing"], 0)
+        assert payment_state(sessions, order_id) == ("pending", ["processing"], 0)
         given_up = order_payment.reconcile_payments(session, gateway, now=utcnow() + timedelta(hours=2))
 
     assert (unknown_yet.checked, unknown_yet.settled) == (1, 0)
     assert (given_up.checked, given_up.settled) == (1, 1)
-    assert _state(sessions, order_id) == ("pending", ["failed"], 0)  # payable again, or swept when unpaid
+    assert payment_state(sessions, order_id) == (
+        "pending",
+        ["failed"],
+        0,
+    )  # payable again, or swept when unpaid
     with sessions() as session:
         failed = session.scalars(select(Payment).where(Payment.order_id == order_id)).one()
     assert failed.failure_code == "not_charged"
@@ -115,14 +86,14 @@ def test_a_charge_the_provider_never_received_fails_after_an_hour(
 def test_a_declined_charge_whose_answer_was_lost_fails_the_payment(
     app: Flask, shop: Shop, sessions: sessionmaker[Session]
 ) -> None:
-    gateway = LostAnswerGateway(SECRET)
-    order_id, variant_id = _stuck_order(app, shop, gateway, token="tok_chargeDeclined")
+    gateway = LostAnswerGateway(WEBHOOK_SECRET)
+    order_id, variant_id = stuck_order(app, shop, gateway, token="tok_chargeDeclined")
 
     with sessions() as session:
         done = order_payment.reconcile_payments(session, gateway, now=later())
 
     assert (done.checked, done.settled) == (1, 1)
-    assert _state(sessions, order_id) == ("pending", ["failed"], 0)
+    assert payment_state(sessions, order_id) == ("pending", ["failed"], 0)
     assert stock_of(sessions, variant_id) == (3, 0)  # the order still holds its units until it expires
 
 
@@ -133,14 +104,14 @@ def test_a_provider_that_cannot_answer_leaves_the_payment_for_the_next_sweep(
         def find_charge(self, **kwargs: Any) -> ChargeResult | None:
             raise PaymentProviderError("The provider is down.")
 
-    gateway = Down(SECRET)
-    order_id, _ = _stuck_order(app, shop, gateway)
+    gateway = Down(WEBHOOK_SECRET)
+    order_id, _ = stuck_order(app, shop, gateway)
 
     with sessions() as session:
         done = order_payment.reconcile_payments(session, gateway, now=utcnow() + timedelta(days=1))
 
     assert (done.checked, done.settled) == (1, 0)
-    assert _state(sessions, order_id) == ("pending", ["processing"], 0)
+    assert payment_state(sessions, order_id) == ("pending", ["processing"], 0)
 
 
 def test_the_cli_reconciles(app: Flask, shop: Shop, sessions: sessionmaker[Session]) -> None:
@@ -148,7 +119,7 @@ def test_the_cli_reconciles(app: Flask, shop: Shop, sessions: sessionmaker[Sessi
         def find_charge(self, **kwargs: Any) -> ChargeResult | None:
             return ChargeResult(True, "test_ch_cli")
 
-    order_id, _ = _stuck_order(app, shop, Charged(SECRET))
+    order_id, _ = stuck_order(app, shop, Charged(WEBHOOK_SECRET))
     with sessions() as session, session.begin():
         session.execute(
             Payment.__table__.update().values(created_at=utcnow() - timedelta(minutes=30))  # type: ignore[attr-defined]
@@ -158,7 +129,7 @@ def test_the_cli_reconciles(app: Flask, shop: Shop, sessions: sessionmaker[Sessi
 
     assert result.exit_code == 0, result.output
     assert "about 1 stuck payment(s); settled 1" in result.output
-    assert _state(sessions, order_id)[0] == "paid"
+    assert payment_state(sessions, order_id)[0] == "paid"
 
 
 def _paid_order(app: Flask, shop: Shop) -> tuple[int, int]:
@@ -233,7 +204,7 @@ def test_an_unanswered_refund_stays_reserved_until_the_sweep_sends_it(
 
     with sessions() as session:
         answer = cancellation.refund_order(
-            session, RefundTimesOut(SECRET), order_id, amount_cents=500, reason="damaged"
+            session, RefundTimesOut(WEBHOOK_SECRET), order_id, amount_cents=500, reason="damaged"
         )
     assert answer.status == 202  # accepted: the refund is pending
 

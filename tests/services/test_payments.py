@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import column, event, func, insert, select, table
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from shopwright.errors import InvalidRequest
@@ -15,38 +15,9 @@ from shopwright.payments import service as payments
 from shopwright.payments.errors import PaymentInProgress, PaymentNotFound, RefundExceedsPayment
 from shopwright.payments.gateway import ChargeResult, GatewayEvent, RefundResult, TestGateway
 from shopwright.payments.models import Payment, Refund, WebhookEvent
+from tests.support.payments import add_order, add_user
 
-_serial = itertools.count(1)
-USERS = table("users", column("id"), column("email"), column("password_hash"))
-ORDERS = table(
-    "orders",
-    column("id"),
-    column("user_id"),
-    column("status"),
-    column("currency"),
-    column("subtotal_cents"),
-    column("total_cents"),
-    column("shipping_address"),
-)
-
-
-def add_user(session: Session) -> int:
-    """Insert a bare user row (the orders and payments tables only need its id)."""
-    email = f"payer{next(_serial)}@example.com"
-    return int(session.scalar(insert(USERS).values(email=email, password_hash="x").returning(USERS.c.id)))
-
-
-def add_order(session: Session, user_id: int, total_cents: int = 100) -> int:
-    """Insert a minimal pending order with Core: subtotal = total, no discount, shipping or tax."""
-    values = {
-        "user_id": user_id,
-        "status": "pending",
-        "currency": "USD",
-        "subtotal_cents": total_cents,
-        "total_cents": total_cents,
-        "shipping_address": '"1 Main St"',
-    }
-    return int(session.scalar(insert(ORDERS).values(**values).returning(ORDERS.c.id)))
+_serial = itertools.count(1)  # unique provider references
 
 
 def start(session: Session, order_id: int, user_id: int, amount_cents: int = 100) -> Payment:

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from shopwright.db import utcnow
 from shopwright.orders import cancellation
 from shopwright.orders.models import Order
-from tests.catalog_factories import Shop, stock_of
 from tests.factories import customer
-from tests.order_factories import Buyer
+from tests.factories.catalog import Shop, stock_of
+from tests.factories.orders import Buyer
 
 TIMEOUT = timedelta(minutes=30)
 

@@ -1,4 +1,4 @@
-"""The architecture rules of DESIGN.md, checked by reading every import in src/."""
+"""The layering rules of docs/architecture.md, checked by reading every import in src/."""
 
 from __future__ import annotations
 

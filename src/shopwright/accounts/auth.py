@@ -1,34 +1,28 @@
-"""JWT wiring (flask-jwt-extended): minting token pairs, the revocation check, role decorators.
+"""JWTs (PyJWT, HS256 with SECRET_KEY): minting token pairs, verifying them, role decorators.
 
-Decorators decode and check the token; they never query the database (the revocation list is one
-Redis MGET, or one small query on the embedded default).
+One verification for both token types: signature, exp/nbf/iat, a str subject, the `type` claim, and the
+revocation list (one Redis MGET, or one small query on the embedded default). Decorators never query the
+user table.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import jwt
 from flask import Flask, current_app, g, request
-from flask_jwt_extended import (
-    JWTManager,
-    create_access_token,
-    create_refresh_token,
-    decode_token,
-    get_jwt,
-    verify_jwt_in_request,
-)
-from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 
 from shopwright.accounts.errors import AdminRequired, InvalidToken
 from shopwright.accounts.revocation import RevocationStore, now_ms
 from shopwright.accounts.tokens import Grant
 from shopwright.config import Settings
-from shopwright.errors import Unauthorized, as_response, problem_for
+from shopwright.errors import Unauthorized
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,70 +30,92 @@ BEARER: list[dict[str, list[str]]] = [{"bearer": []}]  # OpenAPI security requir
 # Set by the decorators on the view; functools.wraps carries it to flask-openapi's view function.
 _AUTH_ATTRIBUTE = "shopwright_auth"
 _CLAIMS_ATTRIBUTE = "shopwright_claims"  # on flask.g: the claims of the request's verified access token
+_TOKENS_KEY = "shopwright.tokens"
+_REVOCATIONS_KEY = "shopwright.revocations"
 ALGORITHM = "HS256"
+ACCESS = "access"
+REFRESH = "refresh"
 TOKEN_REFUSED = "Missing, invalid, expired or revoked token"
+REFRESH_REFUSED = "Refresh token is invalid or expired"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSettings:
+    """How tokens are signed and how long each type lives."""
+
+    secret: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
 
 
 def init_auth(app: Flask, settings: Settings, revocations: RevocationStore) -> None:
-    """Configure flask-jwt-extended: HS256 with SECRET_KEY, problem+json errors, the revocation list."""
-    app.config.update(
-        JWT_SECRET_KEY=settings.SECRET_KEY,
-        JWT_ALGORITHM=ALGORITHM,
-        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=settings.JWT_ACCESS_TTL_MINUTES),
-        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=settings.JWT_REFRESH_TTL_DAYS),
-        JWT_TOKEN_LOCATION=["headers"],
-        JWT_ERROR_MESSAGE_KEY="detail",
+    """Sign tokens with SECRET_KEY, keep the revocation list, check every protected route's token."""
+    app.extensions[_TOKENS_KEY] = TokenSettings(
+        secret=settings.SECRET_KEY,
+        access_ttl=timedelta(minutes=settings.JWT_ACCESS_TTL_MINUTES),
+        refresh_ttl=timedelta(days=settings.JWT_REFRESH_TTL_DAYS),
     )
-    app.extensions["shopwright.revocations"] = revocations
-    manager = JWTManager(app)
+    app.extensions[_REVOCATIONS_KEY] = revocations
     app.before_request(enforce_auth)
 
-    @manager.token_in_blocklist_loader
-    def _is_revoked(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
-        return revocations.is_revoked(claims["jti"], claims.get("fam"), claims["sub"], issued_at_ms(claims))
 
-    # flask-jwt-extended answers some token problems with 422; every one of them is a 401 here.
-    def _unauthorized(*_args: Any) -> Any:
-        return as_response(problem_for(Unauthorized(TOKEN_REFUSED)))
-
-    for loader in (
-        manager.expired_token_loader,
-        manager.invalid_token_loader,
-        manager.unauthorized_loader,
-        manager.revoked_token_loader,
-        manager.needs_fresh_token_loader,
-        manager.token_verification_failed_loader,
-        manager.user_lookup_error_loader,
-    ):
-        loader(_unauthorized)
+def _token_settings() -> TokenSettings:
+    tokens: TokenSettings = current_app.extensions[_TOKENS_KEY]
+    return tokens
 
 
 def revocation_store() -> RevocationStore:
     """Return the app's revocation list."""
-    store: RevocationStore = current_app.extensions["shopwright.revocations"]
+    store: RevocationStore = current_app.extensions[_REVOCATIONS_KEY]
     return store
 
 
 def refresh_ttl() -> timedelta:
     """Return how long a refresh token (and so a revocation of one) lives."""
-    ttl: timedelta = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
-    return ttl
+    return _token_settings().refresh_ttl
 
 
 def mint_tokens(grant: Grant) -> dict[str, Any]:
     """Return the token pair for a grant, as the login and refresh endpoints answer it."""
-    claims = {"role": grant.role, "fam": grant.family_id, "iat_ms": now_ms()}
-    access_ttl: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    tokens = _token_settings()
+    claims = {"sub": str(grant.user_id), "role": grant.role, "fam": grant.family_id, "iat_ms": now_ms()}
     return {
-        "access_token": create_access_token(str(grant.user_id), additional_claims=claims),
-        "refresh_token": create_refresh_token(
-            str(grant.user_id),
-            additional_claims={**claims, "jti": grant.refresh_jti},
-            expires_delta=grant.refresh_expires_at - datetime.now(UTC),
+        "access_token": _encode(tokens.secret, ACCESS, str(uuid.uuid4()), tokens.access_ttl, claims),
+        "refresh_token": _encode(
+            tokens.secret,
+            REFRESH,
+            grant.refresh_jti,
+            grant.refresh_expires_at - datetime.now(UTC),
+            claims,
         ),
         "token_type": "Bearer",
-        "expires_in": int(access_ttl.total_seconds()),
+        "expires_in": int(tokens.access_ttl.total_seconds()),
     }
+
+
+def _encode(secret: str, token_type: str, jti: str, ttl: timedelta, claims: dict[str, Any]) -> str:
+    # Tokens minted by flask-jwt-extended (before 2026-12) also carry `fresh` and `csrf`: nothing reads them.
+    now = datetime.now(UTC)
+    registered = {"iat": now, "nbf": now, "exp": now + ttl, "jti": jti, "type": token_type}
+    return jwt.encode({**registered, **claims}, secret, algorithm=ALGORITHM)
+
+
+def verified_claims(token: str, token_type: str) -> dict[str, Any] | None:
+    """Return the claims of `token` if it is a valid, unrevoked token of `token_type`, else None."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            _token_settings().secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "jti", "iat"]},
+        )
+    except PyJWTError:
+        return None
+    if claims.get("type", ACCESS) != token_type or revocation_store().is_revoked(
+        claims["jti"], claims.get("fam"), claims["sub"], issued_at_ms(claims)
+    ):
+        return None
+    return claims
 
 
 def issued_at_ms(claims: dict[str, Any]) -> int:
@@ -132,28 +148,15 @@ def enforce_auth() -> None:
 
 
 def _verified_access_claims() -> dict[str, Any]:
-    # One verified decode of the Bearer access token: flask-jwt-extended's verify_jwt_in_request parses it
-    # four times (claims and header unverified, claims verified, header again) on every protected call.
-    # The checks are its checks: signature, exp/nbf/iat, a str subject, an access token, not revoked.
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            _bearer_token(),
-            current_app.config["JWT_SECRET_KEY"],
-            algorithms=[ALGORITHM],
-            options={"require": ["sub", "jti", "iat"]},
-        )
-    except PyJWTError as error:
-        raise Unauthorized(TOKEN_REFUSED) from error
-    if claims.get("type", "access") != "access" or revocation_store().is_revoked(
-        claims["jti"], claims.get("fam"), claims["sub"], issued_at_ms(claims)
-    ):
+    claims = verified_claims(_bearer_token(), ACCESS)
+    if claims is None:
         raise Unauthorized(TOKEN_REFUSED)
     setattr(g, _CLAIMS_ATTRIBUTE, claims)
     return claims
 
 
 def _bearer_token() -> str:
-    # Read as flask-jwt-extended reads it: the one "Bearer <JWT>" among comma-separated credentials.
+    # The one "Bearer <JWT>" among comma-separated credentials (RFC 9110 allows a list).
     header = request.headers.get("Authorization", "").strip().strip(",")
     fields = [field.split() for field in re.split(r",\s*", header)]
     bearers = [parts for parts in fields if parts and parts[0] == "Bearer"]
@@ -173,25 +176,21 @@ def current_user_id() -> int:
 
 
 def current_claims() -> dict[str, Any]:
-    """Return the verified claims of the current token."""
+    """Return the verified claims of the current access token (a protected route's)."""
     claims: dict[str, Any] | None = g.get(_CLAIMS_ATTRIBUTE)
-    if claims is None:  # verified by flask-jwt-extended (a refresh token), or by nobody: get_jwt raises
-        claims = get_jwt()
+    if claims is None:  # a route without login_required asked: a bug, not the client's fault
+        raise RuntimeError("current_claims() needs a route marked login_required or admin_required")
     return claims
 
 
 def verified_refresh_claims(body_token: str | None) -> dict[str, Any]:
     """Verify a refresh token from the Authorization header or, failing that, the request body."""
     if body_token is None:
-        verify_jwt_in_request(refresh=True)
-        refresh_claims: dict[str, Any] = get_jwt()
-        return refresh_claims
-    try:
-        claims: dict[str, Any] = decode_token(body_token)
-    except (PyJWTError, JWTExtendedException) as error:
-        raise InvalidToken("Refresh token is invalid or expired") from error
-    if claims.get("type") != "refresh" or revocation_store().is_revoked(
-        claims["jti"], claims.get("fam"), claims["sub"], issued_at_ms(claims)
-    ):
-        raise InvalidToken("Refresh token is invalid or expired")
+        header_claims = verified_claims(_bearer_token(), REFRESH)
+        if header_claims is None:
+            raise Unauthorized(TOKEN_REFUSED)
+        return header_claims
+    claims = verified_claims(body_token, REFRESH)
+    if claims is None:
+        raise InvalidToken(REFRESH_REFUSED)
     return claims

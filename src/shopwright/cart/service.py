@@ -1,7 +1,8 @@
 """Cart use cases: view, add, change, remove, save for later, expire. Reservations follow every change.
 
-Lock order (DESIGN.md, Concurrency): the customer's cart row first (`SELECT … FOR UPDATE`), then stock
-rows, one conditional UPDATE per variant in ascending variant id (`inventory.reserve` / `release`).
+Lock order (docs/architecture.md, Lock order): the customer's cart row first (`SELECT … FOR UPDATE`),
+then stock rows, one conditional UPDATE per variant in ascending variant id (`inventory.reserve` /
+`release`). Reads take no lock (`view_cart`).
 Against hoarding (docs/security.md): at most `CartRules.max_lines` distinct lines, counted under the cart's
 lock, and stock held at most `max_hold` after the cart's first reservation: a touch extends `expires_at` by
 the TTL but never past `held_since + max_hold`, so the sweep and access-time expiry need no rule of their own.

@@ -1,6 +1,6 @@
 """Inventory use cases: stocked product and variant writes, availability reads.
 
-Stock rows change only through one conditional UPDATE (DESIGN.md, Concurrency): the WHERE clause
+Stock rows change only through one conditional UPDATE (docs/architecture.md, Lock order): the WHERE clause
 re-checks the rule on the locked row, so no check-then-act window exists.
 """
 

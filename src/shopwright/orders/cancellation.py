@@ -25,7 +25,7 @@ from shopwright.orders.status import CANCELLED, DELIVERED, PAID, PENDING, REFUND
 from shopwright.payments import service as payments
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import PaymentGateway
-from shopwright.payments.models import Payment, Refund
+from shopwright.payments.models import Payment, PaymentStatus, Refund, RefundStatus
 from shopwright.promotions import service as promotions
 
 log = get_logger(__name__)
@@ -67,13 +67,13 @@ def refund_order(
             raise NothingToRefund(f"Order {order.id} has no captured payment left to refund")
         refund = payments.start_refund(session, payment.id, amount_cents or refundable, reason)
     refund = settle_refund(session, gateway, refund.id)
-    if refund.status == "failed":  # nothing was refunded: a retry with the key may try again
+    if refund.status == RefundStatus.FAILED:  # nothing was refunded: a retry with the key may try again
         if keyed is not None:
             with session.begin():
                 idempotency.forget(session, keyed)
         raise PaymentProviderError(f"The payment provider refused the refund: {refund.failure_message}")
     with session.begin():
-        status = 202 if refund.status == "pending" else 200
+        status = 202 if refund.status == RefundStatus.PENDING else 200
         response = StoredResponse(status, OrderOut.render(get_order(session, order_id, user_id=None)))
         if keyed is not None:
             idempotency.complete(session, keyed, response.status, response.body)
@@ -96,9 +96,9 @@ def settle_refund(session: Session, gateway: PaymentGateway, refund_id: int) -> 
     with session.begin():
         refund = payments.finish_refund(session, refund.id, result)
         payment = session.get(Payment, payment.id, populate_existing=True) or payment
-        if refund.status == "succeeded" and payment.refunded_cents >= payment.amount_cents:
+        if refund.status == RefundStatus.SUCCEEDED and payment.refunded_cents >= payment.amount_cents:
             _mark_refunded(session, payment.order_id)
-    if refund.status == "failed":
+    if refund.status == RefundStatus.FAILED:
         log.warning(
             "refund.failed", refund_id=refund.id, order_id=payment.order_id, reason=refund.failure_message
         )
@@ -168,4 +168,4 @@ def _refund_and_payment(session: Session, refund_id: int) -> tuple[Refund, Payme
 
 
 def _payment_under_way() -> ColumnElement[bool]:
-    return exists().where(Payment.order_id == Order.id, Payment.status == "processing")
+    return exists().where(Payment.order_id == Order.id, Payment.status == PaymentStatus.PROCESSING)

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
 
 from shopwright import idempotency, outbox
-from shopwright.cart import checkout as cart_checkout
-from shopwright.cart.checkout import CheckoutLine
+from shopwright.cart import handover
+from shopwright.cart.handover import CheckoutLine
 from shopwright.db import table_of, utcnow
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
@@ -98,12 +98,12 @@ def place_order(
         address = data.delivery_address
         country = address.country if isinstance(address, ShippingAddressIn) else None
         _check_ships_to(rules, country)
-        cart_id, lines = cart_checkout.lock_for_checkout(session, user_id)
+        cart_id, lines = handover.lock_for_checkout(session, user_id)
         order = _insert_order(session, user_id, data, lines, rules, country)
         if order.voucher_code:
             _redeem_voucher(session, order, order.voucher_code, rules)
         inventory.sell_reserved(session, {line.variant_id: line.quantity for line in lines})
-        cart_checkout.mark_converted(session, cart_id)
+        handover.mark_converted(session, cart_id)
         outbox.publish(
             session, ORDER_CREATED, {"order_id": order.id, "total_cents": order.total_cents}, user_id=user_id
         )

@@ -27,7 +27,7 @@ from shopwright.orders.status import PAID, PENDING, check_transition
 from shopwright.payments import service as payments
 from shopwright.payments.errors import CardDeclined, PaymentProviderError
 from shopwright.payments.gateway import ChargeResult, GatewayEvent, PaymentGateway
-from shopwright.payments.models import Payment, Refund
+from shopwright.payments.models import Payment, PaymentStatus, Refund
 from shopwright.payments.schemas import PaymentOut
 
 log = get_logger(__name__)
@@ -169,7 +169,7 @@ def _settle(
         order = lock_order(session, payment.order_id, user_id=None)
         settled = payments.record_charge(session, payment.id, result)
         payment = settled or payment
-        if settled is not None and settled.status == "succeeded":
+        if settled is not None and settled.status == PaymentStatus.SUCCEEDED:
             refund = _mark_paid_or_refund(session, order, settled)
         response = _response(payment)
         if keyed is not None:
@@ -210,7 +210,7 @@ def publish_paid(session: Session, order_id: int, user_id: int, *, payment_id: i
 
 
 def _response(payment: Payment) -> StoredResponse:
-    if payment.status == "failed":
+    if payment.status == PaymentStatus.FAILED:
         error = CardDeclined(
             payment.failure_message or "The card was declined",
             decline_code=payment.failure_code,

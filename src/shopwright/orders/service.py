@@ -12,6 +12,7 @@ from shopwright.orders.models import Order
 from shopwright.orders.status import DELIVERED, PAID, SHIPPED, check_transition
 from shopwright.pagination import KeysetPage, keyset_page
 from shopwright.payments import service as payments
+from shopwright.payments.models import PaymentStatus
 
 _STAMPS = {PAID: "paid_at", SHIPPED: "shipped_at", DELIVERED: "delivered_at"}
 
@@ -59,7 +60,8 @@ def lock_order(session: Session, order_id: int, *, user_id: int | None) -> Order
 def has_live_payment(session: Session, order_id: int) -> bool:
     """Tell whether a payment for the order is processing or succeeded."""
     attempts = payments.payments_for_orders(session, [order_id]).get(order_id, [])
-    return any(payment.status in ("processing", "succeeded") for payment in attempts)
+    live = (PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED)
+    return any(payment.status in live for payment in attempts)
 
 
 # What an order's answer shows besides its row (OrderOut): two more queries, whatever the page size.

@@ -1,4 +1,4 @@
-"""The order status machine (API.md, Orders): which status may follow which."""
+"""The order status machine (docs/orders.md, Statuses): which status may follow which."""
 
 from __future__ import annotations
 

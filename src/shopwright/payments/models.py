@@ -8,11 +8,29 @@ conditional UPDATE before the gateway is asked, so refunds never exceed what was
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shopwright.db import Base, UTCDateTime, utcnow
+
+
+class PaymentStatus:
+    """A payment attempt's statuses: processing until the gateway (or its webhook) says how it ended."""
+
+    PROCESSING: Final = "processing"
+    SUCCEEDED: Final = "succeeded"
+    FAILED: Final = "failed"
+
+
+class RefundStatus:
+    """A refund's statuses: pending until the gateway says how it ended."""
+
+    PENDING: Final = "pending"
+    SUCCEEDED: Final = "succeeded"
+    FAILED: Final = "failed"
+
 
 _HOLDS_ORDER = "status IN ('processing', 'succeeded')"
 

@@ -25,9 +25,8 @@ from shopwright.db import get_by_id, utcnow, violated_constraint
 from shopwright.errors import InvalidRequest
 from shopwright.payments.errors import PaymentInProgress, PaymentNotFound, RefundExceedsPayment
 from shopwright.payments.gateway import ChargeResult, GatewayEvent, PaymentGateway, RefundResult
-from shopwright.payments.models import Payment, Refund, WebhookEvent
+from shopwright.payments.models import Payment, PaymentStatus, Refund, RefundStatus, WebhookEvent
 
-PROCESSING, SUCCEEDED, FAILED, PENDING = "processing", "succeeded", "failed", "pending"
 ONE_PER_ORDER = "uq_payments_one_per_order"
 WEBHOOK_EVENT_UNIQUE = "uq_payment_webhook_events_provider_event"
 
@@ -41,7 +40,7 @@ def start_payment(
         order_id=order_id,
         user_id=user_id,
         provider=provider,
-        status=PROCESSING,
+        status=PaymentStatus.PROCESSING,
         amount_cents=amount_cents,
         currency=currency,
     )
@@ -82,7 +81,9 @@ def stuck_payments(session: Session, provider: str, *, created_before: datetime,
     statement = (
         select(Payment)
         .where(
-            Payment.status == PROCESSING, Payment.provider == provider, Payment.created_at < created_before
+            Payment.status == PaymentStatus.PROCESSING,
+            Payment.provider == provider,
+            Payment.created_at < created_before,
         )
         .order_by(Payment.created_at, Payment.id)
         .limit(limit)
@@ -97,7 +98,11 @@ def stuck_refunds(
     statement = (
         select(Refund.id)
         .join(Payment, Payment.id == Refund.payment_id)
-        .where(Refund.status == PENDING, Payment.provider == provider, Refund.created_at < created_before)
+        .where(
+            Refund.status == RefundStatus.PENDING,
+            Payment.provider == provider,
+            Refund.created_at < created_before,
+        )
         .order_by(Refund.created_at, Refund.id)
         .limit(limit)
     )
@@ -111,9 +116,9 @@ def record_charge(session: Session, payment_id: int, result: ChargeResult) -> Pa
     # Conditional: of the client's own call and the provider's webhook, exactly one settles the payment.
     return session.scalars(
         update(Payment)
-        .where(Payment.id == payment_id, Payment.status == PROCESSING)
+        .where(Payment.id == payment_id, Payment.status == PaymentStatus.PROCESSING)
         .values(
-            status=SUCCEEDED if result.succeeded else FAILED,
+            status=PaymentStatus.SUCCEEDED if result.succeeded else PaymentStatus.FAILED,
             provider_ref=result.provider_ref,
             failure_code=None if result.succeeded else _clip(result.failure_code, 64),
             failure_message=None if result.succeeded else _clip(result.failure_message, 500),
@@ -161,7 +166,7 @@ def payments_for_orders(session: Session, order_ids: Iterable[int]) -> dict[int,
 def succeeded_payment(session: Session, order_id: int) -> Payment | None:
     """Return the order's succeeded payment (there is at most one), or None."""
     return session.scalars(
-        select(Payment).where(Payment.order_id == order_id, Payment.status == SUCCEEDED)
+        select(Payment).where(Payment.order_id == order_id, Payment.status == PaymentStatus.SUCCEEDED)
     ).one_or_none()
 
 
@@ -193,7 +198,7 @@ def start_refund(session: Session, payment_id: int, amount_cents: int, reason: s
         update(Payment)
         .where(
             Payment.id == payment_id,
-            Payment.status == SUCCEEDED,
+            Payment.status == PaymentStatus.SUCCEEDED,
             # Not refunded + amount <= paid: near 2**63 that sum overflows BIGINT (a 500).
             Payment.amount_cents - Payment.refunded_cents >= amount_cents,
         )
@@ -204,7 +209,10 @@ def start_refund(session: Session, payment_id: int, amount_cents: int, reason: s
     if reserved is None:
         raise _refund_refused(session, payment_id, amount_cents)
     refund = Refund(
-        payment_id=payment_id, amount_cents=amount_cents, status=PENDING, reason=(reason or "")[:200]
+        payment_id=payment_id,
+        amount_cents=amount_cents,
+        status=RefundStatus.PENDING,
+        reason=(reason or "")[:200],
     )
     session.add(refund)
     session.flush()
@@ -226,9 +234,9 @@ def finish_refund(session: Session, refund_id: int, result: RefundResult) -> Ref
     """Settle a pending refund; a failed one gives its reserved amount back (once). Caller's transaction."""
     refund = session.scalars(
         update(Refund)
-        .where(Refund.id == refund_id, Refund.status == PENDING)
+        .where(Refund.id == refund_id, Refund.status == RefundStatus.PENDING)
         .values(
-            status=SUCCEEDED if result.succeeded else FAILED,
+            status=RefundStatus.SUCCEEDED if result.succeeded else RefundStatus.FAILED,
             provider_ref=result.provider_ref,
             failure_message=None if result.succeeded else _clip(result.failure_message, 500),
             updated_at=utcnow(),
@@ -257,7 +265,9 @@ def _refund_refused(session: Session, payment_id: int, amount_cents: int) -> Exc
     payment = get_by_id(session, Payment, payment_id, populate_existing=True)
     if payment is None:
         return PaymentNotFound(f"No payment {payment_id}")
-    refundable = payment.amount_cents - payment.refunded_cents if payment.status == SUCCEEDED else 0
+    refundable = (
+        payment.amount_cents - payment.refunded_cents if payment.status == PaymentStatus.SUCCEEDED else 0
+    )
     return RefundExceedsPayment(
         f"Cannot refund {amount_cents}: {refundable} of payment {payment_id} can still be refunded",
         refundable_cents=refundable,

@@ -1,11 +1,12 @@
 """Promotions use cases: admin CRUD of vouchers, and the checkout helpers that redeem and release them.
 
-Concurrency (DESIGN.md): `used_count` changes only through conditional UPDATEs. Redeeming takes a use with
-one `UPDATE … SET used_count = used_count + 1 WHERE used_count < usage_limit`, which also row-locks the
-voucher until the checkout commits. The customer's redemptions are counted only after that, so racing
-checkouts of one customer queue on the lock and each sees the redemptions committed before it. Releasing
-flips `released_at` with a conditional UPDATE and gives the use back only when that UPDATE matched, so a
-cancelled order returns its use exactly once. Admin edits and deletes lock the voucher row too.
+Concurrency (docs/architecture.md, Lock order): `used_count` changes only through conditional UPDATEs.
+Redeeming takes a use with one `UPDATE … SET used_count = used_count + 1 WHERE used_count < usage_limit`,
+which also row-locks the voucher until the checkout commits. The customer's redemptions are counted only
+after that, so racing checkouts of one customer queue on the lock and each sees the redemptions committed
+before it. Releasing flips `released_at` with a conditional UPDATE and gives the use back only when that
+UPDATE matched, so a cancelled order returns its use exactly once. Admin edits and deletes lock the voucher
+row too.
 """
 
 from __future__ import annotations

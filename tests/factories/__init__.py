@@ -1,11 +1,15 @@
-"""Helpers that arrange data through the real API or the real use cases."""
+"""Helpers that arrange data through the real API or the real use cases: accounts and tokens here, the
+other domains in the sibling modules (catalog, cart, orders, payments); shared assertions at the end."""
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -67,6 +71,31 @@ def admin(app: Flask, client: FlaskClient, email: str | None = None, password: s
         user, _ = ensure_admin(session, email, password)
     tokens = login(client, email, password)
     return Account(user.id, email, password, tokens["access_token"], tokens["refresh_token"])
+
+
+def signed_token(
+    app: Flask,
+    user_id: int,
+    role: str = "customer",
+    *,
+    kind: str = "access",
+    expires_in: timedelta = timedelta(minutes=15),
+    secret: str | None = None,
+) -> str:
+    """Sign a `kind` ("access" or "refresh") token with the app's SECRET_KEY, or a foreign `secret`."""
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "fam": f"family-{uuid.uuid4()}",
+        "jti": str(uuid.uuid4()),
+        "type": kind,
+        "iat": now,
+        "nbf": now,
+        "exp": now + expires_in,
+    }
+    key = secret or app.extensions["shopwright.settings"].SECRET_KEY
+    return jwt.encode(claims, key, algorithm="HS256")
 
 
 # --- assertions and payloads shared by the API tests -------------------------------------------

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.orders.models import Order
-from tests.cart_factories import Shopper
 from tests.factories import Account
+from tests.factories.cart import Shopper
 
 ORDERS = "/api/orders"
 ADDRESS = "1 Main Street, Springfield 12345, US"

@@ -1,0 +1,1 @@
+"""What several test suites share and is not a factory: statement counting, races, servers, fakes."""
