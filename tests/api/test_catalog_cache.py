@@ -18,9 +18,9 @@ from sqlalchemy import Engine, event
 from werkzeug.test import TestResponse
 
 from shopwright.catalog.cache import CatalogCache
-from tests.catalog_factories import CATEGORIES, PRODUCTS, Shop, set_reserved
 from tests.conftest import REDIS_RUN_PREFIX
 from tests.factories import customer
+from tests.factories.catalog import CATEGORIES, PRODUCTS, Shop, set_reserved
 
 
 @pytest.fixture
