@@ -359,6 +359,9 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
         "PASSWORD_RESET_URL": "https://shop.example/reset-password?token={token}",
         "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_ENABLED": "false",
+        # Scenarios measure the database path; products-cached turns the catalog cache on.
+        "CATALOG_CACHE_ENABLED": "false",
+        **scenario.env,
     }
     settings = Settings(APP_ENV="development", DATABASE_URL=DATABASE_URL, SECRET_KEY=secret)
     runs: dict[str, list[dict[str, Any]]] = {"shopwright": [], "baseline": []}

@@ -72,6 +72,8 @@ class Scenario(NamedTuple):
     # Sends the scenario's request(s) once as server `name` (its `attempt`-th time; 0 warms up);
     # default: the GET of `path` with `headers`.
     probe: Callable[[Call, str, dict[str, str], int], None] | None = None
+    # Shopwright's settings for this scenario, over run.py's (which switch the catalog cache off).
+    env: dict[str, str] = {}
 
 
 def http_json(
@@ -462,6 +464,10 @@ BEARER = {"Authorization": "Bearer {access_token}"}
 SCENARIOS: dict[str, Scenario] = {
     "me": Scenario(setup_customer_token, "/api/auth/me", BEARER),
     "products": Scenario(setup_catalog, "/api/products?limit=20", {}),
+    # The same request and baseline handler; Shopwright answers from its catalog cache, kept warm.
+    "products-cached": Scenario(
+        setup_catalog, "/api/products?limit=20", {}, env={"CATALOG_CACHE_ENABLED": "true"}
+    ),
     "detail": Scenario(setup_detail, "/api/products/{product_id}", {}),
     "cart": Scenario(setup_cart, "/api/cart", BEARER),
     "cart-64": Scenario(setup_cart_readers, "/api/cart", BEARER, ("tokens.lua", "{tokens_file}")),

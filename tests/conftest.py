@@ -267,6 +267,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "REDIS_KEY_PREFIX": f"{REDIS_RUN_PREFIX}-{uuid.uuid4().hex}",
         "LOG_LEVEL": "WARNING",
         "REDIS_URL": None,
+        # Tests arrange data behind the app's back (stock reserved by SQL, rows written directly): their
+        # reads must see it at once. tests/api/test_catalog_cache.py turns the cache on.
+        "CATALOG_CACHE_ENABLED": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,7 +1,7 @@
 """stock_movements: every change of a variant's quantity on hand, with who, when, delta and reason
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06 15:00:00
 
 Stock that exists before this migration has no history: one `initial` movement per stocked variant
@@ -16,7 +16,7 @@ from alembic import op
 import shopwright.db
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """emails, webhook endpoints and webhook deliveries: the notifications' queues
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-06 14:39:25.397317
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import shopwright.db
 
 revision: str = "0011"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -40,6 +40,7 @@ from shopwright.admin import routes as admin_routes
 from shopwright.admin_ui import routes as admin_ui_routes
 from shopwright.cart import routes as cart_routes
 from shopwright.catalog import routes as catalog_routes
+from shopwright.catalog.cache import CatalogCache
 from shopwright.config import Settings
 from shopwright.db import (
     close_session,
@@ -134,6 +135,7 @@ def create_app(
         else DatabaseRevocations(sessions)
     )
 
+    app.extensions["shopwright.catalog_cache"] = _catalog_cache(settings, sessions, redis_client)
     _init_request_hooks(app, settings)
     init_auth(app, settings, revocations)
     _init_errors(app)
@@ -165,6 +167,23 @@ def create_app(
     cli.register(app)
     app.teardown_appcontext(close_session)
     return app
+
+
+def _catalog_cache(
+    settings: Settings, sessions: sessionmaker[Session], client: redis.Redis | None
+) -> CatalogCache | None:
+    """Return the catalog cache (CATALOG_CACHE_*), wired to the sessions whose commits drop its answers."""
+    if not settings.CATALOG_CACHE_ENABLED:
+        return None
+    cache = CatalogCache(
+        seconds=settings.CATALOG_CACHE_SECONDS,
+        entries=settings.CATALOG_CACHE_ENTRIES,
+        client=client,
+        key_prefix=settings.REDIS_KEY_PREFIX,
+        poll_seconds=settings.CATALOG_CACHE_VERSION_POLL_MS / 1000,
+    )
+    cache.attach(sessions)
+    return cache
 
 
 class _NoCookieSession(SessionInterface):

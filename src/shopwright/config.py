@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     # An unreachable Redis host fails a call after this long instead of hanging the request.
     REDIS_TIMEOUT_SECONDS: float = Field(default=1.0, gt=0)
 
+    # Anonymous catalog reads kept per worker, dropped on catalog changes (docs/operations.md, Catalog
+    # cache): an answer may show stock this many seconds old; each worker keeps this many answers.
+    CATALOG_CACHE_ENABLED: bool = True
+    CATALOG_CACHE_SECONDS: int = Field(default=5, ge=1, le=3600)
+    CATALOG_CACHE_ENTRIES: int = Field(default=2000, ge=1)
+    # Read the catalog version in Redis at most this often (0: on every cached read): a change committed
+    # by another worker or host is served stale at most this long (bench/README.md: the GET per read
+    # cost more than the rest of a cached answer).
+    CATALOG_CACHE_VERSION_POLL_MS: int = Field(default=100, ge=0, le=60_000)
+
     SECRET_KEY: str = DEV_SECRET_KEY
     JWT_ACCESS_TTL_MINUTES: int = Field(default=15, ge=1)
     JWT_REFRESH_TTL_DAYS: int = Field(default=30, ge=1)

@@ -23,6 +23,11 @@ ETAG = {
     "description": "A strong validator of the exact body; send it back in If-None-Match",
     "schema": {"type": "string"},
 }
+CACHE_CONTROL = {
+    "description": "public, max-age=N on anonymous catalog reads (shared caches may keep them N seconds); "
+    "private, no-cache when the request carried Authorization",
+    "schema": {"type": "string"},
+}
 NOT_MODIFIED = {
     "description": "Not modified: the If-None-Match ETag is still current (no body)",
     "headers": {"ETag": ETAG},

@@ -108,7 +108,8 @@ class Outbox:
 
     def attach(self) -> None:
         """Deliver right after each commit that published events (the embedded, eager mode)."""
-        self.sessions.configure(info={_DISPATCH_KEY: self})
+        info = dict(self.sessions.kw.get("info") or {})  # keep what others put there (the catalog cache)
+        self.sessions.configure(info={**info, _DISPATCH_KEY: self})
 
     def deliver_pending(self, limit: int = 100) -> int:
         """Deliver due events, one transaction each; return how many were delivered."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from shopwright.accounts.models import User
 from shopwright.catalog import reviews
 from shopwright.catalog import service as catalog
+from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import CategoryCreate, ProductCreate, ReviewCreate, VariantCreate
 from shopwright.inventory import movements
@@ -189,6 +190,7 @@ def bulk_products(session: Session, count: int, progress: Callable[[int], None])
     categories = _ensure_categories(session)
     leaves = [c.id for c in categories if c.parent_id is not None]
     with session.begin():
+        bump_catalog_version(session)
         connection = session.connection()
         next_product = (session.scalar(select(func.max(Product.id))) or 0) + 1
         next_variant = (session.scalar(select(func.max(Variant.id))) or 0) + 1

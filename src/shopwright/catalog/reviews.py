@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shopwright.catalog import display
+from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.errors import ReviewExists
 from shopwright.catalog.models import Product, Review, listed
 from shopwright.catalog.schemas import ReviewCreate
@@ -21,6 +22,7 @@ def add_review(
     """Add the customer's one review of a product and fold its rating into the product's average."""
     try:
         with session.begin():
+            bump_catalog_version(session)  # the product's rating changes
             get_product(session, product_id)
             review = Review(
                 product_id=product_id,

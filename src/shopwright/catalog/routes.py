@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -11,6 +12,7 @@ from flask_openapi import APIBlueprint, Tag
 
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id, login_required
 from shopwright.catalog import display, listing, reviews, service
+from shopwright.catalog.cache import Answer, CatalogCache, answer_key
 from shopwright.catalog.models import Category, Variant
 from shopwright.catalog.schemas import (
     CategoryCreate,
@@ -35,7 +37,7 @@ from shopwright.catalog.schemas import (
 from shopwright.db import get_read_session, get_session
 from shopwright.inventory import service as inventory
 from shopwright.inventory import view as inventory_view
-from shopwright.openapi import ETAG, NOT_MODIFIED, json_answer
+from shopwright.openapi import CACHE_CONTROL, ETAG, NOT_MODIFIED, json_answer
 from shopwright.orders import purchases
 from shopwright.schemas import ItemList, LimitQuery, Page
 from shopwright.web import Result, no_content, respond
@@ -45,10 +47,14 @@ categories_bp = APIBlueprint(
     "categories", __name__, url_prefix="/api/categories", abp_tags=[Tag(name="Catalog")]
 )
 RECOMMENDATIONS = 8
+# Anonymous reads below are served through the catalog cache (catalog/cache.py, _cached).
+_CACHED_HEADERS = {"ETag": ETAG, "Cache-Control": CACHE_CONTROL}
 PRODUCT_LIST_ANSWERS: dict[str | int | HTTPStatus, Any] = {
-    200: json_answer(ProductList, "A page of products", headers={"ETag": ETAG}),
+    200: json_answer(ProductList, "A page of products", headers=_CACHED_HEADERS),
     304: NOT_MODIFIED,
 }
+# Answers to requests that carry a token: they skip the cache, and no shared cache may keep them.
+PRIVATE = "private, no-cache"
 
 
 # --- public reads ----------------------------------------------------------------------------
@@ -59,18 +65,20 @@ PRODUCT_LIST_ANSWERS: dict[str | int | HTTPStatus, Any] = {
     responses=PRODUCT_LIST_ANSWERS,
 )
 def list_products(query: ProductQuery) -> Result:
-    return _listing(query)
+    return _cached(query, lambda: _listing(query))
 
 
 @products_bp.get(
     "/<int:product_id>",
-    summary="Get a product with variants and availability",
+    summary="Get a product with variants and availability (ETag)",
     operation_id="getProduct",
-    responses={200: ProductOut},
+    responses={200: json_answer(ProductOut, "The product", headers=_CACHED_HEADERS), 304: NOT_MODIFIED},
 )
 def get_product(path: ProductPath) -> Result:
-    session = get_read_session()
-    return inventory_view.product_json(session, path.product_id)
+    def build() -> dict[str, Any]:
+        return inventory_view.product_json(get_read_session(), path.product_id)
+
+    return _cached(None, build)
 
 
 @products_bp.get(
@@ -113,10 +121,16 @@ def recommendations(path: ProductPath) -> Result:
 
 
 @categories_bp.get(
-    "", summary="The category tree", operation_id="getCategoryTree", responses={200: ItemList[CategoryNode]}
+    "",
+    summary="The category tree (ETag)",
+    operation_id="getCategoryTree",
+    responses={
+        200: json_answer(ItemList[CategoryNode], "Every category, children nested", headers=_CACHED_HEADERS),
+        304: NOT_MODIFIED,
+    },
 )
 def category_tree() -> Result:
-    return {"items": _tree(service.list_categories(get_read_session()))}
+    return _cached(None, lambda: {"items": _tree(service.list_categories(get_read_session()))})
 
 
 @categories_bp.get(
@@ -127,7 +141,23 @@ def category_tree() -> Result:
 )
 def category_products(path: CategoryPath, query: ListingQuery) -> Result:
     # Both parts are validated already: only put them together.
-    return _listing(ProductQuery.model_construct(**dict(query), category_id=path.category_id))
+    combined = ProductQuery.model_construct(**dict(query), category_id=path.category_id)
+    return _cached(query, lambda: _listing(combined))
+
+
+@products_bp.before_request
+@categories_bp.before_request
+def _known_answer() -> Response | None:
+    """Answer an anonymous read seen before in this exact form from the cache, before validating it again."""
+    cache: CatalogCache | None = current_app.extensions["shopwright.catalog_cache"]
+    if cache is None or request.method not in ("GET", "HEAD") or "Authorization" in request.headers:
+        return None
+    answer = cache.known_answer(_request_key())
+    return None if answer is None else _send(answer, f"public, max-age={cache.seconds}")
+
+
+def _request_key() -> str:
+    return f"{request.method} {request.path} {request.query_string.decode('latin-1')}"
 
 
 # --- admin writes ----------------------------------------------------------------------------
@@ -246,7 +276,7 @@ def delete_category(path: CategoryPath) -> Result:
 
 
 # --- serialisation: every product answer is inventory.view.product(s)_json ---------------------
-def _listing(query: ProductQuery) -> Response:
+def _listing(query: ProductQuery) -> dict[str, Any]:
     session = get_read_session()
     page = listing.list_products(session, query, in_stock=inventory.in_stock_condition())
     body: dict[str, Any] = {"items": inventory_view.products_json(session, page.items)}
@@ -254,18 +284,43 @@ def _listing(query: ProductQuery) -> Response:
         body.update(page=query.page or 1, per_page=query.per_page or query.limit, total=page.total)
     else:
         body["next_cursor"] = page.next_cursor
-    return _with_etag(body)
+    return body
 
 
-def _with_etag(body: dict[str, Any]) -> Response:
-    """Answer with a strong ETag of the exact body; a matching If-None-Match gets 304."""
+def _cached(query: ProductQuery | ListingQuery | None, build: Callable[[], dict[str, Any]]) -> Response:
+    """Answer a catalog read with an ETag, from the catalog cache when the request is anonymous.
+
+    A request with an Authorization header is built fresh and marked private: these reads show every
+    customer the same today, but an answer to a token must not become one for everybody if that changes.
+    Cache-Control lets a CDN keep anonymous answers as long as this cache does (docs/operations.md).
+    """
+    cache: CatalogCache | None = current_app.extensions["shopwright.catalog_cache"]
+    if cache is None:
+        return _send(_encode(build()), None)
+    if "Authorization" in request.headers:
+        return _send(_encode(build()), PRIVATE)
+    key = answer_key(request.method, request.path, query)
+    cache.remember(_request_key(), key)
+    return _send(cache.cached_answer(key, lambda: _encode(build())), f"public, max-age={cache.seconds}")
+
+
+def _encode(body: dict[str, Any]) -> Answer:
     # The bytes Flask's JSON response sends (compact, a final newline): the ETag is of exactly these.
     data = f"{current_app.json.dumps(body, separators=(',', ':'))}\n".encode()
-    etag = hashlib.sha256(data).hexdigest()[:32]
+    return Answer(data, hashlib.sha256(data).hexdigest()[:32])
+
+
+def _send(answer: Answer, cache_control: str | None) -> Response:
+    """Send `answer` with its strong ETag; a matching If-None-Match gets 304."""
     # If-None-Match compares weakly (RFC 9110 13.1.2); no Range or date logic to run (make_conditional).
-    response = Response(status=304) if request.if_none_match.contains_weak(etag) else Response(data)
+    if request.if_none_match.contains_weak(answer.etag):
+        response = Response(status=304)
+    else:
+        response = Response(answer.body, status=answer.status)
     response.mimetype = "application/json"
-    response.set_etag(etag)
+    response.set_etag(answer.etag)
+    if cache_control is not None:
+        response.headers["Cache-Control"] = cache_control
     return response
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from shopwright import outbox
+from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.errors import (
     CategoryInUse,
     CategoryNameTaken,
@@ -83,6 +84,7 @@ def category_and_descendants(session: Session, category_id: int) -> list[int]:
 def create_category(session: Session, data: CategoryCreate) -> Category:
     """Create a category under `parent_id` (or at the root)."""
     with _unique_names(), session.begin():
+        bump_catalog_version(session)
         if data.parent_id is not None:
             _parent(session, data.parent_id)
         category = Category(
@@ -98,6 +100,7 @@ def create_category(session: Session, data: CategoryCreate) -> Category:
 def update_category(session: Session, category_id: int, data: CategoryUpdate) -> Category:
     """Rename, re-slug, describe or move a category; a move may not create a cycle."""
     with _unique_names(), session.begin():
+        bump_catalog_version(session)
         if "parent_id" in data.model_fields_set:
             _lock_tree(session)  # before anything is read: the cycle check must see the latest tree
         category = get_category(session, category_id)
@@ -132,6 +135,7 @@ def delete_category(session: Session, category_id: int) -> None:
     """Delete an empty category: one with products (even deleted ones) or children is refused."""
     try:
         with session.begin():
+            bump_catalog_version(session)
             category = get_category(session, category_id)
             has_children = session.scalar(select(exists().where(Category.parent_id == category_id)))
             has_products = session.scalar(select(exists().where(Product.category_id == category_id)))
@@ -196,6 +200,7 @@ def add_product(session: Session, data: ProductCreate) -> tuple[Product, list[tu
 
     Runs inside the caller's transaction (inventory.service.create_product stocks the variants).
     """
+    bump_catalog_version(session)
     product = Product(
         name=data.name,
         slug=data.slug or "",
@@ -216,7 +221,11 @@ def add_product(session: Session, data: ProductCreate) -> tuple[Product, list[tu
 
 
 def apply_product_update(session: Session, product_id: int, data: ProductUpdate) -> Product:
-    """Apply product fields and the default-variant shorthand; runs inside the caller's transaction."""
+    """Apply product fields and the default-variant shorthand; runs inside the caller's transaction.
+
+    Every product, variant and price write passes here (variants, deletes): it drops cached answers.
+    """
+    bump_catalog_version(session)
     # Locked: the default-variant switch and the lowest price are computed from the variants read here,
     # so a concurrent write of the same product must not change them before this one commits.
     product = get_product(session, product_id, include_hidden=True, lock=True)

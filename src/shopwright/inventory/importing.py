@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from shopwright.catalog import bulk
 from shopwright.catalog.bulk import Current, NewProduct
+from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.errors import ImportConflict
 from shopwright.catalog.importing import ImportRow, Problems, category_paths, path_key, read_rows
 from shopwright.db import copy_rows, is_postgres, staged_update, table_of, utcnow, violated_constraint
@@ -82,6 +83,7 @@ def import_products(
 def _import(session: Session, rows: list[ImportRow], actor_id: int | None, tick: Progress) -> ImportResult:
     if is_postgres(session):  # imports queue here; SQLite has one writer at a time already
         session.execute(select(func.pg_advisory_xact_lock(IMPORT_LOCK)))
+    bump_catalog_version(session)  # after commit, so a refused file drops nothing
     current = bulk.lock_current(session, [row.sku for row in rows])
     stock = _lock_stock(session, sorted({c.variant_id for c in current.values()}))
     problems = Problems()

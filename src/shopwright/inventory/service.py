@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from shopwright import outbox
 from shopwright.catalog import service as catalog
+from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.errors import VariantNotFound
 from shopwright.catalog.events import PRODUCT_CREATED, PRODUCT_UPDATED
 from shopwright.catalog.models import Product, Variant
@@ -195,6 +196,8 @@ def _tell_low_stock(session: Session, variant_id: int, left: int, sold: int) -> 
 
 def sell(session: Session, variant_id: int, quantity: int, *, order_id: int, actor_id: int | None) -> None:
     """Sell available units (an order edit) or raise OutOfStock; runs inside the caller's transaction."""
+    # Order edits, not the checkout path: rare enough to drop cached answers (docs/operations.md).
+    bump_catalog_version(session)
     left = _take_available(session, _SELL, variant_id, quantity)
     record(session, ORDER_EDIT, [Change(variant_id, -quantity, left)], actor_id=actor_id, order_id=order_id)
     _tell_low_stock(session, variant_id, left, quantity)
@@ -213,6 +216,7 @@ def restock(
     session: Session, quantities: Mapping[int, int], *, reason: str, order_id: int, actor_id: int | None
 ) -> None:
     """Put sold units back (cancelled or reduced orders); runs inside the caller's transaction."""
+    bump_catalog_version(session)
     changes = []
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         if quantity > 0:
@@ -242,6 +246,7 @@ def adjust_stock(
 ) -> StockRow:
     """Set a variant's stock to `quantity` or change it by `delta`, never below reserved; return its row."""
     with session.begin():
+        bump_catalog_version(session)
         variant = get_by_id(session, Variant, variant_id)
         if variant is None:
             raise VariantNotFound(f"Variant {variant_id} not found")
