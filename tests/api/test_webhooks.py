@@ -284,11 +284,16 @@ def test_a_failing_receiver_is_retried_with_backoff_and_can_be_redelivered(
         200,
         None,
     )
-    assert_problem(
-        shop.client.post(f"{HOOKS}/{hook['id']}/deliveries/999999/redeliver", headers=shop.headers),
-        404,
-        "webhook_delivery_not_found",
-    )
+    for bad in (
+        f"{hook['id']}/deliveries/999999",
+        f"{2**40}/deliveries/{delivery['id']}",
+        f"1/deliveries/{2**40}",
+    ):
+        assert_problem(
+            shop.client.post(f"{HOOKS}/{bad}/redeliver", headers=shop.headers),
+            404,
+            "webhook_delivery_not_found",
+        )
 
 
 def test_an_endpoint_failing_for_three_days_is_disabled_and_the_admins_are_told(

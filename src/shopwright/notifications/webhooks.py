@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright import metrics, outbox
-from shopwright.db import get_by_id, utcnow
+from shopwright.db import get_by_id, is_row_id, utcnow
 from shopwright.notifications import webhook_http
 from shopwright.notifications.errors import (
     WebhookDeliveryInProgress,
@@ -158,11 +158,15 @@ def list_deliveries(
 def redeliver(session: Session, endpoint_id: int, delivery_id: int) -> WebhookDelivery:
     """Send a delivery again as soon as a worker can (one more try, whatever happened before)."""
     with session.begin():
-        delivery = session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint_id)
-            .with_for_update()
-        ).first()
+        delivery = (
+            session.scalars(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint_id)
+                .with_for_update()
+            ).first()
+            if is_row_id(endpoint_id) and is_row_id(delivery_id)  # an id no row can have is a 404, not a 500
+            else None
+        )
         if delivery is None:
             raise WebhookDeliveryNotFound(f"Endpoint {endpoint_id} has no delivery {delivery_id}")
         if delivery.status == SENDING and (delivery.claimed_until or utcnow()) > utcnow():
