@@ -187,7 +187,7 @@ def _catalog_cache(
 
 
 class _NoCookieSession(SessionInterface):
-    """Flask's cookie session, switched off: a token API keeps no session (it cost every request ≈ 50 µs)."""
+    """Flask's cookie session, switched off: a token API keeps no session (and it cost every request time)."""
 
     def open_session(self, app: Flask, request: Any) -> NullSession:
         return self.make_null_session(app)

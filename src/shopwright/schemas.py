@@ -91,7 +91,7 @@ class QueryModel(BaseModel):
     @classmethod
     @functools.cache
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
-        # flask-openapi calls this per request to read query parameters (~285 µs); cache it.
+        # flask-openapi calls this on every request to read query parameters; the schema never changes.
         return super().model_json_schema(*args, **kwargs)
 
 

@@ -153,8 +153,8 @@ def _search_params(words: list[str] | None, postgres: bool) -> dict[str, Any]:
         return {}
     if postgres:
         # Every word must match; the last one also as a prefix, as typed so far ("ultra lap" finds
-        # "Ultra Laptop"). Prefixes on every word make GIN intersect huge partial-match bitmaps (40 ms
-        # at 1M products, against 3 ms). Only \w characters reach to_tsquery.
+        # "Ultra Laptop"). Prefixes on every word make GIN intersect huge partial-match bitmaps (an
+        # order of magnitude slower at 1M products: bench/catalog_1m.py). Only \w characters reach to_tsquery.
         return {"tsquery": " & ".join([*words[:-1], f"{words[-1]}:*"])}
     # LIKE patterns: \w+ words hold no % but may hold _, a LIKE wildcard; escape it (and the escape).
     return {f"word_{n}": word.replace("/", "//").replace("_", "/_") for n, word in enumerate(words)}

@@ -60,8 +60,8 @@ class PlacedOrder:
 
 
 # Checkout writes through Core statements built once, not the ORM unit of work: a flush (change
-# tracking, identity map, per-object bookkeeping) cost more CPU than the INSERTs themselves, and
-# so did building transient Order objects to render (≈ 0.2 ms): the response reads a PlacedOrder.
+# tracking, identity map, per-object bookkeeping) cost more CPU than the INSERTs themselves (see
+# bench/README.md). The answer is built from what was inserted (a PlacedOrder, orders.display).
 _ORDERS = table_of(Order)
 _ITEMS = table_of(OrderItem)
 _INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
