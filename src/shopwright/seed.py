@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from shopwright.accounts.models import User
 from shopwright.catalog import reviews
 from shopwright.catalog import service as catalog
+from shopwright.catalog.bulk import VARIANT_COLUMNS
 from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import CategoryCreate, ProductCreate, ReviewCreate, VariantCreate
@@ -164,20 +165,6 @@ PRODUCT_COLUMNS = (
     "rating_count",
     "rating_sum",
     "rating_avg",
-    "created_at",
-    "updated_at",
-)
-VARIANT_COLUMNS = (
-    "id",
-    "product_id",
-    "sku",
-    "name",
-    "attributes",
-    "price_cents",
-    "cost_cents",
-    "currency",
-    "is_default",
-    "is_active",
     "created_at",
     "updated_at",
 )

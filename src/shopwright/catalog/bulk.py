@@ -207,7 +207,7 @@ _PRODUCT_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_VARIANT_COLUMNS = (
+VARIANT_COLUMNS = (  # the variants' columns in COPY order (seed.py writes them too)
     "id",
     "product_id",
     "sku",
@@ -241,7 +241,7 @@ def _copy_products(
     copy_rows(
         session,
         "variants",
-        _VARIANT_COLUMNS,
+        VARIANT_COLUMNS,
         (
             (vid, pid, p.sku, p.name, "{}", p.price_cents, p.cost_cents, "USD", True, True, now, now)
             for vid, pid, p in zip(variant_ids, product_ids, products, strict=True)

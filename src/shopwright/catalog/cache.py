@@ -107,11 +107,9 @@ class CatalogCache:
         if version is None:
             return build()
         now = self.clock()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry.version == version and entry.expires_at > now:
-                self._entries.move_to_end(key)
-                return entry.answer
+        cached = self._fresh(key, version, now)
+        if cached is not None:
+            return cached
         answer = build()
         if answer.status == 200:
             with self._lock:
@@ -129,7 +127,10 @@ class CatalogCache:
         version = self._version()
         if version is None:
             return None
-        now = self.clock()
+        return self._fresh(key, version, self.clock())
+
+    def _fresh(self, key: str, version: bytes, now: float) -> Answer | None:
+        """Return the entry's answer if it is of this catalog version and not expired (marked recent)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.version == version and entry.expires_at > now:
