@@ -278,7 +278,7 @@ def setup_cart_add(ctx: Context) -> dict[str, str]:
     customers = bulk_customers(ctx, CART_WRITERS + 2, "writer")
     rules = cart.CartRules.from_settings(ctx.settings)
     with ctx.sessions() as session:  # opens each customer's cart, empty
-        carts = [cart.view_cart(session, user_id, rules=rules).id for user_id, _token in customers]
+        carts = [cart.view_cart(session, user_id, rules=rules)["id"] for user_id, _token in customers]
     lines = [
         f"{cart_id} {1 + n * 7919 % CATALOG_PRODUCTS} {token}"
         for n, (cart_id, (_user_id, token)) in enumerate(zip(carts, customers, strict=True))
