@@ -332,18 +332,16 @@ def shared_prefix() -> str:
     return f"{REDIS_RUN_PREFIX}-shared-catalog"
 
 
+def _two_hosts(make_app: Callable[..., Flask], redis_url: str, prefix: str, *, poll_ms: int) -> list[Flask]:
+    """Two app hosts with the cache on, sharing one Redis prefix (so one catalog version)."""
+    settings = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": prefix, "CATALOG_CACHE_VERSION_POLL_MS": poll_ms}
+    return [make_app(CATALOG_CACHE_ENABLED=True, **settings) for _ in range(2)]
+
+
 def test_a_write_on_one_host_is_seen_by_the_other(
     make_app: Callable[..., Flask], redis_url: str, shared_prefix: str, committed_db: Engine
 ) -> None:
-    hosts = [
-        make_app(
-            CATALOG_CACHE_ENABLED=True,
-            REDIS_URL=redis_url,
-            REDIS_KEY_PREFIX=shared_prefix,
-            CATALOG_CACHE_VERSION_POLL_MS=0,
-        )
-        for _ in range(2)
-    ]
+    hosts = _two_hosts(make_app, redis_url, shared_prefix, poll_ms=0)
     a, b = (host.test_client() for host in hosts)
     shop = Shop(hosts[0], a)
     product = shop.product(shop.category()["id"], price_cents=1500)
@@ -357,15 +355,7 @@ def test_a_write_on_one_host_is_seen_by_the_other(
 def test_with_a_poll_interval_the_other_host_sees_a_write_within_it(
     make_app: Callable[..., Flask], redis_url: str, shared_prefix: str, committed_db: Engine
 ) -> None:
-    hosts = [
-        make_app(
-            CATALOG_CACHE_ENABLED=True,
-            REDIS_URL=redis_url,
-            REDIS_KEY_PREFIX=shared_prefix,
-            CATALOG_CACHE_VERSION_POLL_MS=200,
-        )
-        for _ in range(2)
-    ]
+    hosts = _two_hosts(make_app, redis_url, shared_prefix, poll_ms=200)
     a, b = (host.test_client() for host in hosts)
     shop = Shop(hosts[0], a)
     product = shop.product(shop.category()["id"], price_cents=1500)
