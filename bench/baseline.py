@@ -275,14 +275,23 @@ def _checkout(conn: psycopg.Connection[tuple[Any, ...]], user_id: int, address: 
             [value for item in items for value in item],
         ).fetchall()
     )
+    moved: list[tuple[int, int, int]] = []  # (variant id, delta, quantity after): the stock movements
     for variant_id, quantity in sorted((line[1], line[0]) for line in lines):  # ascending: lock order
         sold = conn.execute(
             "UPDATE inventory SET quantity = quantity - %s, reserved = reserved - %s, updated_at = %s "
-            "WHERE variant_id = %s AND reserved >= %s RETURNING variant_id",
+            "WHERE variant_id = %s AND reserved >= %s RETURNING quantity",
             (quantity, quantity, datetime.now(UTC), variant_id, quantity),
         ).fetchone()
         if sold is None:
             raise Refused(409, "Conflict", f"Not enough stock of variant {variant_id}")
+        moved.append((variant_id, -quantity, sold[0]))
+    variants, deltas, afters = (list(column) for column in zip(*moved, strict=True))
+    conn.execute(
+        "INSERT INTO stock_movements (variant_id, delta, quantity_after, reason, actor_id, order_id, "
+        "created_at) SELECT m.v, m.d, m.a, 'sale', %s, %s, %s "
+        "FROM unnest(%s::int[], %s::int[], %s::int[]) AS m(v, d, a)",
+        (user_id, order_id, datetime.now(UTC), variants, deltas, afters),
+    )
     conn.execute(
         "UPDATE carts SET status = 'converted', updated_at = %s WHERE id = %s AND status = 'active'",
         (datetime.now(UTC), cart[0]),

@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Celery, Task, shared_task
 from celery.signals import setup_logging, worker_init, worker_process_shutdown
 from flask import Flask, current_app
@@ -130,15 +131,33 @@ def celery_init_app(app: Flask) -> Celery:
     return celery_app
 
 
+def wake_up_key(settings: Settings) -> str:
+    """The Redis key that says a deliver_events run has been asked for and has not started yet."""
+    return f"{settings.REDIS_KEY_PREFIX}:outbox:wake-up"
+
+
 def queue_deliveries(app: Flask, *, after_response: Defer) -> Defer:
-    """Return the outbox's `defer` for OUTBOX_DELIVERY=worker: queue deliver_events after the response."""
+    """Return the outbox's `defer` for OUTBOX_DELIVERY=worker: ask for a deliver_events run after a response.
+
+    A busy shop commits events faster than a worker starts runs, and a Celery message costs the web
+    process more CPU than the checkout's own SQL statements. So a process asks for a run only when none
+    is pending: it sets the wake-up key (SET NX) and sends the message only if the key was not there.
+    The run deletes the key before it reads the outbox, so an event committed before the deletion is
+    delivered by that run, and one committed after it finds the key gone and asks again: no event is left
+    waiting. The key expires after beat's interval: a message lost in the broker delays events no longer
+    than beat's periodic run would. Without Redis (another broker) every commit sends its message.
+    """
     celery_app = celery_init_app(app)
+    settings: Settings = app.extensions["shopwright.settings"]
+    wake_ups: redis.Redis | None = app.extensions.get("shopwright.redis")
+    key, ttl = wake_up_key(settings), settings.CELERY_DELIVER_EVENTS_INTERVAL_SECONDS
 
     def queue(_work: Callable[[], object]) -> None:
         def send() -> None:
             try:
-                celery_app.send_task(DELIVER_EVENTS)
-            except Exception as error:  # the broker is down: beat's next round delivers instead
+                if wake_ups is None or wake_ups.set(key, 1, nx=True, ex=ttl):
+                    celery_app.send_task(DELIVER_EVENTS)
+            except Exception as error:  # Redis or the broker is down: beat's next round delivers instead
                 log.warning("outbox.queue_failed", error_type=type(error).__name__)
 
         after_response(send)
@@ -146,9 +165,21 @@ def queue_deliveries(app: Flask, *, after_response: Defer) -> Defer:
     return queue
 
 
+def _woken_up() -> None:
+    """Delete the wake-up key: commits from now on ask for another run (queue_deliveries)."""
+    wake_ups: redis.Redis | None = current_app.extensions.get("shopwright.redis")
+    if wake_ups is None:
+        return
+    try:
+        wake_ups.delete(wake_up_key(current_app.extensions["shopwright.settings"]))
+    except redis.RedisError as error:  # the key expires by itself; this run delivers what is pending
+        log.warning("outbox.wake_up_not_cleared", error_type=type(error).__name__)
+
+
 @shared_task(name=DELIVER_EVENTS)  # type: ignore[untyped-decorator]
 def deliver_events() -> int:
     """Deliver the outbox events that are due (what `flask deliver-events` does); return the count."""
+    _woken_up()
     delivered: int = current_app.extensions["shopwright.outbox"].deliver_pending(limit=DELIVER_BATCH)
     if delivered:
         log.info("events.delivered", delivered=delivered)

@@ -21,10 +21,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright import outbox
 from shopwright.accounts.models import RevokedToken
-from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED
+from shopwright.accounts.tokens import PASSWORD_RESET_ISSUED, PASSWORD_RESET_REQUESTED
 from shopwright.db import utcnow
 from shopwright.outbox import Event
-from shopwright.worker import DELIVER_EVENTS, EXPIRE_CARTS, PURGE_REVOKED_TOKENS, celery_init_app
+from shopwright.worker import (
+    DELIVER_EVENTS,
+    EXPIRE_CARTS,
+    PURGE_REVOKED_TOKENS,
+    celery_init_app,
+    wake_up_key,
+)
 from tests.conftest import REDIS_RUN_PREFIX, Mailbox
 from tests.support.servers import celery_worker
 
@@ -183,3 +189,35 @@ def test_the_purge_task_deletes_expired_revocation_entries_only(
     assert purged == 1
     with sessions() as session:
         assert session.scalars(select(RevokedToken.key)).all() == ["jti:live"]
+
+
+def test_commits_ask_for_one_delivery_run_until_it_starts(
+    make_app: Callable[..., Flask], redis_url: str, broker_url: str, sessions: sessionmaker[Session]
+) -> None:
+    # Given the web app in worker mode and no worker running (the messages stay in the broker's queue)
+    prefix = f"{REDIS_RUN_PREFIX}-wake-{uuid.uuid4().hex}"
+    app = make_app(
+        REDIS_URL=redis_url, CELERY_BROKER_URL=broker_url, OUTBOX_DELIVERY="worker", REDIS_KEY_PREFIX=prefix
+    )
+    celery_app = celery_init_app(app)
+    broker = redis.Redis.from_url(broker_url)
+    queue = f"{prefix}:celery:celery"  # the default queue, under the app's key prefix
+
+    def commit_an_event() -> None:
+        with app.extensions["shopwright.sessions"]() as session, session.begin():
+            outbox.publish(session, PASSWORD_RESET_REQUESTED, {"email": "nobody@example.com"})
+
+    # When three commits publish events before any run starts
+    for _ in range(3):
+        commit_an_event()
+
+    # Then one deliver_events run was asked for, and the wake-up key lasts no longer than beat's interval
+    assert broker.llen(queue) == 1
+    assert 0 < redis.Redis.from_url(redis_url).ttl(wake_up_key(app.extensions["shopwright.settings"])) <= 10
+
+    # When that run starts (here, in this process), it delivers all three
+    assert celery_app.tasks[DELIVER_EVENTS]() == 3
+
+    # Then the next commit asks for a new run
+    commit_an_event()
+    assert broker.llen(queue) == 2

@@ -23,7 +23,6 @@ from shopwright.catalog.models import Product, Variant
 from shopwright.db import utcnow
 from shopwright.inventory import service as inventory
 from shopwright.inventory.models import ORDER_EDIT
-from shopwright.orders.checkout import apply_totals
 from shopwright.orders.errors import (
     OrderItemNotFound,
     OrderNotEditable,
@@ -32,7 +31,7 @@ from shopwright.orders.errors import (
 )
 from shopwright.orders.models import Order, OrderItem
 from shopwright.orders.payment import mark_paid
-from shopwright.orders.pricing import PricingRules, compute_totals
+from shopwright.orders.pricing import PricingRules, Totals, compute_totals
 from shopwright.orders.schemas import OrderUpdate
 from shopwright.orders.service import has_live_payment, lock_order
 from shopwright.orders.status import PENDING
@@ -75,7 +74,7 @@ def update_order_items(
             raise OrderWouldBeEmpty("Removing every line would empty the order; cancel it instead")
         subtotal = sum(item.line_total_cents for item in order.items)
         discount = promotions.rediscount(session, order.id, subtotal)
-        apply_totals(order, compute_totals(rules, subtotal, discount, order.shipping_country))
+        _apply_totals(order, compute_totals(rules, subtotal, discount, order.shipping_country))
         order.updated_at = utcnow()
         if order.total_cents == 0:  # nothing left to charge: paid, as at checkout
             mark_paid(session, order, payment_id=None)
@@ -178,3 +177,12 @@ def _for_sale(session: Session, variant_ids: list[int]) -> dict[int, _ForSale]:
         )
         for variant_id, product_id, name, variant_name, sku, price, cost, active, listed, deleted_at in rows
     }
+
+
+def _apply_totals(order: Order, totals: Totals) -> None:
+    """Copy computed totals onto an order."""
+    order.subtotal_cents = totals.subtotal_cents
+    order.discount_cents = totals.discount_cents
+    order.shipping_cents = totals.shipping_cents
+    order.tax_cents = totals.tax_cents
+    order.total_cents = totals.total_cents
