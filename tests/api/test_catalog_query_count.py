@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,13 +21,6 @@ from tests.factories.catalog import (
     unique_sku,
 )
 from tests.support.statements import StatementLog
-
-
-@pytest.fixture
-def log(app: Flask, committed_db: Engine) -> StatementLog:
-    # Catalog reads use the app's read sessions (autocommit connections on PostgreSQL), writes the other.
-    reads: Engine = app.extensions["shopwright.read_sessions"].kw["bind"]
-    return StatementLog(list({committed_db, reads}))
 
 
 def _begin(committed_db: Engine) -> int:

@@ -7,7 +7,7 @@ from flask_openapi import APIBlueprint, Tag
 from shopwright.accounts.auth import BEARER, current_user_id, login_required
 from shopwright.cart import service
 from shopwright.cart.schemas import CartItemIn, CartItemPath, CartItemUpdate, CartOut
-from shopwright.db import get_session
+from shopwright.db import get_read_session, get_session
 from shopwright.web import Result, cart_rules
 
 bp = APIBlueprint("cart", __name__, url_prefix="/api/cart", abp_tags=[Tag(name="Cart")], abp_security=BEARER)
@@ -21,7 +21,9 @@ bp = APIBlueprint("cart", __name__, url_prefix="/api/cart", abp_tags=[Tag(name="
 )
 @login_required
 def get_cart() -> Result:
-    return service.view_cart(get_session(), current_user_id(), rules=cart_rules())
+    return service.view_cart(
+        get_session(), current_user_id(), rules=cart_rules(), reads=get_read_session(fresh=True)
+    )
 
 
 @bp.delete(

@@ -31,7 +31,7 @@ from shopwright.cart.errors import (
 )
 from shopwright.cart.models import ACTIVE, ACTIVE_PREDICATE, CONVERTED, EXPIRED, Cart, CartItem
 from shopwright.cart.schemas import MAX_LINE_QUANTITY, CartItemIn
-from shopwright.cart.view import CartView, active_cart, cart_lines, load_view, view_of
+from shopwright.cart.view import CartView, active_cart_with_lines, cart_lines, load_view, view_of
 from shopwright.catalog.models import Product, Variant, sellable
 from shopwright.config import Settings
 from shopwright.db import AnyRow, conflict_insert, table_of, utcnow
@@ -89,16 +89,19 @@ class ExpiredCarts(NamedTuple):
     units: int
 
 
-def view_cart(session: Session, user_id: int, *, rules: CartRules) -> CartView:
+def view_cart(session: Session, user_id: int, *, rules: CartRules, reads: Session | None = None) -> CartView:
     """Return the customer's active cart, expiring a lapsed one first (its lines become saved items).
 
-    A live cart is read without a lock, so reads never queue behind each other or behind a change; only
-    a missing or lapsed cart takes the change path (the cart's lock) to open or expire it.
+    A live cart is read in one statement without a lock, on `reads` when given (a session that sees the
+    latest commit: db.get_read_session(fresh=True)), so reads never queue behind each other or behind a
+    change; only a missing or lapsed cart takes the change path (the cart's lock) to open or expire it.
     """
-    with session.begin():
-        cart = active_cart(session, user_id)
-        if cart is not None and cart.expires_at > utcnow():
-            return load_view(session, cart)
+    reads = reads or session
+    with reads.begin():  # on PostgreSQL's autocommit read pool, no BEGIN or COMMIT is sent
+        rows = active_cart_with_lines(reads, user_id)
+    if rows and rows[0].expires_at > utcnow():
+        lines = [row for row in rows if row.id is not None]
+        return view_of(rows[0].cart_id, rows[0].expires_at, lines)
     with _cart_transaction(session, user_id, rules.ttl) as locked:
         return load_view(session, locked)
 

@@ -28,29 +28,37 @@ _CARTS, _ITEMS, _VARIANTS, _PRODUCTS = (
     table_of(Product),
 )
 # Statements built once (building one costs about as much as running it); rows are read by name.
+_LINE_COLUMNS = (
+    _ITEMS.c.id,
+    _ITEMS.c.quantity,
+    _ITEMS.c.saved_for_later,
+    _VARIANTS.c.id.label("variant_id"),
+    _VARIANTS.c.name.label("variant_name"),
+    _VARIANTS.c.sku,
+    _VARIANTS.c.price_cents,
+    _VARIANTS.c.cost_cents,
+    _VARIANTS.c.currency,
+    _PRODUCTS.c.id.label("product_id"),
+    _PRODUCTS.c.name,
+    sellable().label("available"),
+)
+_LINE_JOINS = _ITEMS.join(_VARIANTS, _ITEMS.c.variant_id == _VARIANTS.c.id).join(
+    _PRODUCTS, _VARIANTS.c.product_id == _PRODUCTS.c.id
+)
 _LINES = (
-    select(
-        _ITEMS.c.id,
-        _ITEMS.c.quantity,
-        _ITEMS.c.saved_for_later,
-        _VARIANTS.c.id.label("variant_id"),
-        _VARIANTS.c.name.label("variant_name"),
-        _VARIANTS.c.sku,
-        _VARIANTS.c.price_cents,
-        _VARIANTS.c.cost_cents,
-        _VARIANTS.c.currency,
-        _PRODUCTS.c.id.label("product_id"),
-        _PRODUCTS.c.name,
-        sellable().label("available"),
-    )
-    .join(_VARIANTS, _ITEMS.c.variant_id == _VARIANTS.c.id)
-    .join(_PRODUCTS, _VARIANTS.c.product_id == _PRODUCTS.c.id)
+    select(*_LINE_COLUMNS)
+    .select_from(_LINE_JOINS)
     .where(_ITEMS.c.cart_id == bindparam("cart_id"))
     .order_by(_ITEMS.c.id)
 )
-# The customer's active cart, read without a lock: a read never queues behind a change.
-_ACTIVE_CART = select(_CARTS.c.id, _CARTS.c.expires_at).where(
-    _CARTS.c.user_id == bindparam("user_id"), _CARTS.c.status == ACTIVE
+# The customer's active cart with its lines, in one statement and without a lock: a read never queues
+# behind a change, and cart and lines come from one snapshot. A cart without lines is one row whose line
+# columns are null; no active cart, no row.
+_ACTIVE_CART_WITH_LINES = (
+    select(_CARTS.c.id.label("cart_id"), _CARTS.c.expires_at, *_LINE_COLUMNS)
+    .select_from(_CARTS.outerjoin(_LINE_JOINS, _ITEMS.c.cart_id == _CARTS.c.id))
+    .where(_CARTS.c.user_id == bindparam("user_id"), _CARTS.c.status == ACTIVE)
+    .order_by(_ITEMS.c.id)
 )
 
 
@@ -64,9 +72,12 @@ def cart_lines(session: Session, cart_id: int) -> Sequence[AnyRow]:
     return session.execute(_LINES, {"cart_id": cart_id}).all()
 
 
-def active_cart(session: Session, user_id: int) -> AnyRow | None:
-    """Return the customer's active cart (id, expires_at) without locking it, if there is one."""
-    return session.execute(_ACTIVE_CART, {"user_id": user_id}).first()
+def active_cart_with_lines(session: Session, user_id: int) -> Sequence[AnyRow]:
+    """Return the customer's active cart (cart_id, expires_at) joined with its lines, without a lock.
+
+    No row: no active cart. One row whose `id` is null: an empty cart.
+    """
+    return session.execute(_ACTIVE_CART_WITH_LINES, {"user_id": user_id}).all()
 
 
 def load_view(session: Session, cart: Any) -> CartView:
