@@ -22,8 +22,11 @@ run: install  ## Migrate and seed the SQLite database, then serve on http://127.
 	$(BIN)/flask seed-db
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
+# The request-level suites run on two processes (each with its own database and Redis keys: tests/conftest.py);
+# races, outages and real servers run alone afterwards, so their timing is not another suite's.
 test: install  ## Run the test suite (PostgreSQL + Redis when reachable, else the SQLite subset)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 tests/unit tests/services tests/api
+	$(BIN)/python -m pytest tests --ignore=tests/unit --ignore=tests/services --ignore=tests/api
 
 contract: install  ## schemathesis over every operation, as anonymous, customer and admin (PostgreSQL + gunicorn)
 	$(BIN)/python -m tests.contract.run
