@@ -155,9 +155,10 @@ class Review(Base):
 
 def listed() -> ColumnElement[bool]:
     """Return the condition of a product customers see (and buy from): active and not deleted (LISTED)."""
-    return and_(Product.is_active.is_(True), Product.deleted_at.is_(None))
+    # Plain `is_active`, as the partial indexes have it: PostgreSQL cannot match `is_active IS true` to them.
+    return and_(Product.is_active, Product.deleted_at.is_(None))
 
 
 def sellable() -> ColumnElement[bool]:
     """Return the condition of a variant customers can buy: active, of a listed product (join products)."""
-    return and_(Variant.is_active.is_(True), listed())
+    return and_(Variant.is_active, listed())
