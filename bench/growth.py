@@ -92,6 +92,7 @@ class Figure:
     notes: list[str] = field(default_factory=list)
     stamp: dict[str, Any] = field(default_factory=dict)
     log_y: bool = False
+    log_x: bool = True  # sizes a decade apart; False where the cost per unit should show as a straight line
     grouped: bool = False  # series named "kind, variant": drawn a colour per kind, a style per variant
 
 
@@ -244,6 +245,7 @@ def measure_checkout(bench: dict[str, Any], plan: Plan) -> Figure:
             "emails and webhooks are queued, not sent, in the request).",
             f"CART_MAX_LINES={overrides['CART_MAX_LINES']} for the server (the default, 100, is enough).",
         ],
+        log_x=False,
     )
 
 
@@ -392,8 +394,10 @@ def chart(figure: Figure, path: Path) -> None:
         looks = [(palette(number % palette.N), "-") for number in range(len(names))]
     for name, (colour, style) in zip(names, looks, strict=True):
         ax.plot(figure.sizes, figure.series[name], style, color=colour, marker="o", label=name)
-    ax.set_xscale("log")
-    if figure.log_y:
+    if figure.log_x:
+        ax.set_xscale("log")
+    values = [v for series in figure.series.values() for v in series if v > 0]
+    if figure.log_y or (values and max(values) / min(values) > 20):  # flat lines stay visible by steep ones
         ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0)
@@ -416,7 +420,8 @@ def chart(figure: Figure, path: Path) -> None:
 INTRO = [
     'Written by `python bench/growth.py` (see bench/README.md, "Cost growth"): how each cost grows with the '
     "data. Each part is stamped with the commit it measured (and whether the tree had uncommitted changes), "
-    "when, and the machine's load average before and after.",
+    "when, and the machine's load average before and after. The growth column is the value at the largest "
+    "size divided by the value at the smallest.",
     "",
     "**The machine is shared**: 2 vCPUs, with three other agents' test suites and benches running at the "
     "same time, so single points can be noisy; read the shape of the curves more than any one number.",
@@ -451,13 +456,14 @@ def write(figures: list[Figure], results: Path, stem: str) -> None:
     for figure in figures:
         (results / f"{stem}-{figure.key}.json").write_text(json.dumps(asdict(figure), indent=2) + "\n")
         chart(figure, results / f"{stem}-{figure.key}.png")
-    stored = [
-        Figure(**json.loads(path.read_text()))
-        for key in MEASURES
-        if (path := results / f"{stem}-{key}.json").exists()
-    ]
-    (results / f"{stem}.md").write_text(markdown(stored, stem), encoding="utf-8")
+    (results / f"{stem}.md").write_text(markdown(stored(results, stem), stem), encoding="utf-8")
     print(f"wrote {results / stem}.md and {len(figures)} chart(s)")
+
+
+def stored(results: Path, stem: str) -> list[Figure]:
+    """The parts measured so far, from their JSON files, in the order of MEASURES."""
+    paths = [results / f"{stem}-{key}.json" for key in MEASURES]
+    return [Figure(**json.loads(path.read_text())) for path in paths if path.exists()]
 
 
 def main() -> None:
@@ -469,6 +475,9 @@ def main() -> None:
     parser.add_argument(
         "--results", type=Path, default=RESULTS, help="where to write (default bench/results)"
     )
+    parser.add_argument(
+        "--redraw", action="store_true", help="measure nothing: redraw the charts and the table from the JSON"
+    )
     args = parser.parse_args()
     parts = [part.strip() for part in args.only.split(",") if part.strip()]
     unknown = set(parts) - set(MEASURES)
@@ -477,6 +486,9 @@ def main() -> None:
     # A SIGTERM unwinds like Ctrl-C, so the servers stop and the databases are dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan, stem = (QUICK, "growth-quick") if args.quick else (Plan(), "growth")
+    if args.redraw:
+        write(stored(args.results, stem), args.results, stem)
+        return
     bench = _bench_modules()
     for part in parts:
         stamp, started = stamp_start(), time.perf_counter()
