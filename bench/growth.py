@@ -382,6 +382,7 @@ def chart(figure: Figure, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=100)
     styles = ["-", "--", ":", "-."]
     names = list(figure.series)
+    looks: list[tuple[Any, str]]  # (matplotlib colour, line style) per series
     if figure.grouped:  # "report, window": a colour per report, a line style per window
         kinds = list(dict.fromkeys(name.split(", ")[0] for name in names))
         windows = list(dict.fromkeys(name.split(", ", 1)[-1] for name in names))
