@@ -97,35 +97,38 @@ def main() -> None:
     print(f"\n(database {DB} is kept for re-runs; drop it with: dropdb -h 127.0.0.1 -U postgres {DB})")
 
 
-def prepare_database(products: int, fresh: bool) -> int:
+def prepare_database(products: int, fresh: bool, url: str = URL) -> int:
+    """Create and migrate the database at `url` if needed and top it up to `products` products."""
+    db = url.rsplit("/", 1)[1]
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone()
         if exists and fresh:
-            conn.execute(f'DROP DATABASE "{DB}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
             exists = None
         if not exists:
-            conn.execute(f'CREATE DATABASE "{DB}"')
-    env = {**os.environ, "DATABASE_URL": URL, "LOG_LEVEL": "WARNING"}
+            conn.execute(f'CREATE DATABASE "{db}"')
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
     flask = [sys.executable, "-m", "flask"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    have = product_count()
+    have = product_count(url)
     if have < products:
         started = time.perf_counter()
         subprocess.run([*flask, "seed-db", "--products", str(products - have)], cwd=ROOT, env=env, check=True)
         print(f"seeded {products - have:,} products in {time.perf_counter() - started:.0f} s")
-        with psycopg.connect(URL.replace("+psycopg", ""), autocommit=True) as conn:
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
-    return product_count()
+    return product_count(url)
 
 
-def product_count() -> int:
-    with psycopg.connect(URL.replace("+psycopg", "")) as conn:
+def product_count(url: str = URL) -> int:
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
         row = conn.execute("SELECT count(*) FROM products").fetchone()
         return int(row[0]) if row else 0
 
 
-def request_cases() -> list[tuple[str, str]]:
-    with psycopg.connect(URL.replace("+psycopg", "")) as conn:
+def request_cases(url: str = URL) -> list[tuple[str, str]]:
+    """The measured list requests (name, path), their cursors and filters taken from the data at `url`."""
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
         max_id = int(conn.execute("SELECT max(id) FROM products").fetchone()[0])  # type: ignore[index]
         mid_price = int(
             conn.execute("SELECT min_price_cents FROM products WHERE id = %s", (max_id // 2,)).fetchone()[0]

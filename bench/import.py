@@ -67,16 +67,18 @@ def product_file(rows: int, *, price_offset: int = 0, stock_offset: int = 0) -> 
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
+def fresh_database(database: str = DATABASE) -> Iterator[str]:
+    """Create and migrate `database`, yield its URL, drop it at the end."""
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
     try:
-        command.upgrade(alembic_config(URL), "head")
-        yield URL
+        command.upgrade(alembic_config(url), "head")
+        yield url
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def timed(label: str, work: Callable[[], Any], results: list[tuple[str, float, Any]]) -> Any:
@@ -88,9 +90,12 @@ def timed(label: str, work: Callable[[], Any], results: list[tuple[str, float, A
     return value
 
 
-def through_service(rows: int, results: list[tuple[str, float, Any]], profile: bool) -> None:
+def through_service(
+    rows: int, results: list[tuple[str, float, Any]], profile: bool, database: str = DATABASE
+) -> None:
+    """Time creating `rows` products, importing the same file again, then updating every row."""
     first, second = product_file(rows), product_file(rows, price_offset=1, stock_offset=1)
-    with fresh_database() as url:
+    with fresh_database(database) as url:
         engine = make_engine(url)
         sessions = make_sessionmaker(engine)
         profiler = cProfile.Profile() if profile else None

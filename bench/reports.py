@@ -109,27 +109,28 @@ SELECT id, refunded_cents, 'succeeded', 'bench' FROM payments WHERE refunded_cen
 """
 
 
-def prepare_database(orders: int, lines: int, fresh: bool) -> int:
-    """Create, migrate and seed the bench database unless it already holds `orders` orders."""
+def prepare_database(orders: int, lines: int, fresh: bool, db: str = DB) -> int:
+    """Create, migrate and seed the database `db` unless it already holds `orders` orders."""
+    dsn = f"postgresql://postgres@127.0.0.1:5432/{db}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB,)).fetchone()
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone()
         if exists and not fresh:
-            with psycopg.connect(DSN) as conn:
+            with psycopg.connect(dsn) as conn:
                 held = conn.execute("SELECT count(*) FROM orders").fetchone()
             if held and held[0] >= orders:
                 return int(held[0])
-        admin.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{DB}"')
-    command.upgrade(alembic_config(URL), "head")
+        admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{db}"')
+    command.upgrade(alembic_config(dsn.replace("postgresql://", "postgresql+psycopg://")), "head")
     started = time.perf_counter()
     params = {"orders": orders, "lines": lines, "customers": max(orders // 10, 1), "products": 2_000}
-    with psycopg.connect(DSN) as conn:
+    with psycopg.connect(dsn) as conn:
         conn.execute("SET synchronous_commit = off")
         for statement in SEED.split(";\n"):
             if statement.strip():
                 conn.execute(statement, params)  # type: ignore[arg-type]
         conn.commit()
-    with psycopg.connect(DSN, autocommit=True) as conn:
+    with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     print(f"seeded {orders:,} orders x {lines} lines in {time.perf_counter() - started:.1f} s")
     return orders
@@ -151,9 +152,11 @@ def cases() -> dict[str, Callable[[Session], Any]]:
     return calls
 
 
-def measure(runs: int) -> tuple[list[tuple[str, float, float, float, int]], dict[str, list[str]]]:
+def measure(
+    runs: int, url: str = URL, with_plans: bool = True
+) -> tuple[list[tuple[str, float, float, float, int]], dict[str, list[str]]]:
     """Time every case; return (name, p50, p95, max, statements) rows and the statements' plans."""
-    engine = make_engine(URL, pool_size=2, autocommit=True)
+    engine = make_engine(url, pool_size=2, autocommit=True)
     statements: list[tuple[str, Any]] = []
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -177,7 +180,8 @@ def measure(runs: int) -> tuple[list[tuple[str, float, float, float, int]], dict
         p95 = timings[max(0, round(0.95 * len(timings)) - 1)]
         rows.append((name, statistics.median(timings), p95, timings[-1], len(issued)))
         print(f"{name:<34} p50 {rows[-1][1]:7.1f} ms  p95 {p95:7.1f} ms  max {timings[-1]:7.1f} ms")
-        plans[name] = [explain(engine, sql, params) for sql, params in issued]
+        if with_plans:
+            plans[name] = [explain(engine, sql, params) for sql, params in issued]
     engine.dispose()
     return rows, plans
 

@@ -127,13 +127,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 # --- database and redis -------------------------------------------------------------------------
 @contextmanager
-def bench_database() -> Iterator[None]:
+def bench_database(name: str = DATABASE_NAME) -> Iterator[None]:
     """Create a fresh, migrated bench database; drop it at the end."""
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE_NAME))
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     _admin(drop)
-    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        command.upgrade(alembic_config(DATABASE_URL), "head")
+        command.upgrade(alembic_config(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"), "head")
         yield
     finally:
         _admin(drop)
@@ -145,12 +145,12 @@ def _admin(statement: sql.Composed) -> None:
 
 
 @contextmanager
-def bench_redis() -> Iterator[None]:
+def bench_redis(url: str = REDIS_URL, prefix: str = REDIS_KEY_PREFIX) -> Iterator[None]:
     """Start and end without bench keys in Redis (no stale revocations from an earlier run)."""
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(url)
 
     def clean() -> None:
-        for key in client.scan_iter(match=f"{REDIS_KEY_PREFIX}:*", count=1000):
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
             client.delete(key)
 
     clean()
@@ -345,15 +345,15 @@ def count_statements(
     return counts
 
 
-def measure(scenario_name: str, duration: int, connections: int, rounds: int) -> dict[str, Any]:
-    """Run one scenario against both servers and return the results."""
-    scenario = SCENARIOS[scenario_name]
-    secret = SECRET_KEY
-    env = {
+def server_env(
+    database_url: str, redis_url: str, key_prefix: str, secret: str, overrides: dict[str, str]
+) -> dict[str, str]:
+    """The environment the bench serves Shopwright (and the baseline) with; `overrides` last."""
+    return {
         **os.environ,
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
-        "REDIS_KEY_PREFIX": REDIS_KEY_PREFIX,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": key_prefix,
         "SECRET_KEY": secret,
         "APP_ENV": "production",
         "PASSWORD_RESET_URL": "https://shop.example/reset-password?token={token}",
@@ -364,8 +364,15 @@ def measure(scenario_name: str, duration: int, connections: int, rounds: int) ->
         # Emails and webhooks are the worker's (as in docker-compose): the request path is measured, not
         # the delivery of the setup's thousands of queued events after each response.
         "OUTBOX_DELIVERY": "worker",
-        **scenario.env,
+        **overrides,
     }
+
+
+def measure(scenario_name: str, duration: int, connections: int, rounds: int) -> dict[str, Any]:
+    """Run one scenario against both servers and return the results."""
+    scenario = SCENARIOS[scenario_name]
+    secret = SECRET_KEY
+    env = server_env(DATABASE_URL, REDIS_URL, REDIS_KEY_PREFIX, secret, scenario.env)
     settings = Settings(APP_ENV="development", DATABASE_URL=DATABASE_URL, SECRET_KEY=secret)
     runs: dict[str, list[dict[str, Any]]] = {"shopwright": [], "baseline": []}
     with ExitStack() as stack:  # unwinds in reverse: servers, engine, Redis, then the database

@@ -399,29 +399,37 @@ def setup_checkout(ctx: Context) -> dict[str, str]:
     }
 
 
-def refill_carts(ctx: Context) -> None:
-    """Give each customer without an active cart a new one, reserved; then VACUUM ANALYZE (no autovacuum)."""
-    # Customer n's cart: 1 + n % 3 lines of distinct variants (ids 1..CHECKOUT_PRODUCTS), 1-2 units each.
+def refill_carts(
+    ctx: Context, lines: int | None = None, users: list[int] | None = None, products: int = CHECKOUT_PRODUCTS
+) -> None:
+    """Give each customer without an active cart a new one, reserved; then VACUUM ANALYZE (no autovacuum).
+
+    Customer n's cart holds `lines` lines (default 1 + n % 3) of distinct variants (ids 1..`products`,
+    at least `lines` of them), 1-2 units each; `users` limits it to those customers (default: all).
+    """
     refill = """
         WITH new_carts AS (
             INSERT INTO carts (user_id, status, expires_at)
             SELECT id, 'active', now() + interval '1 day' FROM users
             WHERE NOT EXISTS (SELECT FROM carts WHERE user_id = users.id AND status = 'active')
+              AND (%(users)s::bigint[] IS NULL OR id = ANY(%(users)s::bigint[]))
             RETURNING id, user_id
         ), new_lines AS (
             INSERT INTO cart_items (cart_id, variant_id, quantity)
-            SELECT id, 1 + (user_id * 3 + k) * 7919 %% %(products)s, 1 + (user_id + k) %% 2
-            FROM new_carts CROSS JOIN generate_series(0, 2) AS k WHERE k <= user_id %% 3
+            SELECT id, 1 + (user_id * %(stride)s + k) * 7919 %% %(products)s, 1 + (user_id + k) %% 2
+            FROM new_carts CROSS JOIN generate_series(0, %(stride)s - 1) AS k
+            WHERE k < coalesce(%(lines)s::int, 1 + user_id %% 3)
             RETURNING variant_id, quantity
         )
         UPDATE inventory SET reserved = reserved + held.quantity
         FROM (SELECT variant_id, sum(quantity) AS quantity FROM new_lines GROUP BY variant_id) AS held
         WHERE inventory.variant_id = held.variant_id
     """
+    params = {"products": products, "lines": lines, "stride": lines or 3, "users": users}
     _wait_until_idle(ctx)
     with psycopg.connect(ctx.libpq_url, autocommit=True) as conn:
         with conn.transaction():
-            conn.execute(refill, {"products": CHECKOUT_PRODUCTS})
+            conn.execute(refill, params)
         conn.execute("VACUUM ANALYZE")
 
 
