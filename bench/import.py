@@ -49,7 +49,9 @@ def product_file(rows: int, *, price_offset: int = 0, stock_offset: int = 0) -> 
     """Return a CSV of `rows` products with every column (a few categories, prices, stock)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["sku", "name", "description", "category", "price", "cost_cents", "stock_quantity", "is_active"])
+    writer.writerow(
+        ["sku", "name", "description", "category", "price", "cost_cents", "stock_quantity", "is_active"]
+    )
     for n in range(rows):
         writer.writerow(
             [
@@ -85,7 +87,60 @@ def timed(label: str, work: Callable[[], Any], results: list[tuple[str, float, A
     elapsed = time.perf_counter() - start
     results.append((label, elapsed, value))
     print(f"{label:<48} {elapsed:7.2f} s  {value}")
+    if PHASES:
+        print_phases(elapsed)
     return value
+
+
+PHASES: dict[str, float] = {}
+
+
+def time_phases() -> None:
+    """Wrap the import's steps so that each run prints where its time went (--phases)."""
+    from shopwright.catalog import bulk
+
+    def wrap(module: Any, name: str, label: str) -> None:
+        inner = getattr(module, name)
+
+        def timed_step(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                PHASES[label] = PHASES.get(label, 0.0) + time.perf_counter() - start
+
+        setattr(module, name, timed_step)
+
+    for module, names in PHASE_STEPS:
+        for name in names:
+            if hasattr(module if module != "bulk" else bulk, name):
+                wrap(module if module != "bulk" else bulk, name, name)
+
+
+def print_phases(total: float) -> None:
+    accounted = sum(PHASES.values())
+    print(
+        "    "
+        + ", ".join(f"{k} {v:.2f}" for k, v in PHASES.items())
+        + f", rest/commit {total - accounted:.2f}"
+    )
+    PHASES.clear()
+
+
+PHASE_STEPS: list[tuple[Any, tuple[str, ...]]] = [
+    (importing, ("read_rows", "_lock_stock", "_check", "_plan", "_write_stock", "_events")),
+    (
+        "bulk",
+        (
+            "lock_current",
+            "ensure_categories",
+            "insert_products",
+            "update_products",
+            "update_variants",
+            "refresh_min_prices",
+        ),
+    ),
+]
 
 
 def through_service(rows: int, results: list[tuple[str, float, Any]], profile: bool) -> None:
@@ -132,9 +187,19 @@ def through_http(rows: int, results: list[tuple[str, float, Any]]) -> None:
             "RATE_LIMIT_ENABLED": "false",
             "PASSWORD_RESET_URL": "https://shop.example.com/reset",
         }
-        server = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "--timeout", "120",
-             "shopwright:create_app()"],
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                "1",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "120",
+                "shopwright:create_app()",
+            ],
             env=env,
             cwd=ROOT,
             start_new_session=True,
@@ -170,17 +235,26 @@ def through_http(rows: int, results: list[tuple[str, float, Any]]) -> None:
 
 
 def commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S607
-    dirty = subprocess.run(["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S607
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--profile", action="store_true", help="cProfile the service runs")
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--phases", action="store_true", help="print the seconds of each step of the import")
     args = parser.parse_args()
+    if args.phases:
+        time_phases()
     results: list[tuple[str, float, Any]] = []
     through_service(args.rows, results, args.profile)
     if not args.no_http:

@@ -85,17 +85,11 @@ def among(
 def lock_current(session: Session, skus: Sequence[str]) -> dict[str, Current]:
     """Return the stored variants of these SKUs by SKU, their products locked in ascending id.
 
-    Product rows first, as every product write locks them (catalog.service.get_product with lock): a
-    concurrent edit of one of these products waits for the import, or the import for it.
+    Product rows, as every product write locks them (catalog.service.get_product with lock): a concurrent
+    edit of one of these products waits for the import, or the import for it. One statement on
+    PostgreSQL: its rows are sorted by product id before they are locked, so the locks are taken in that
+    order (a product with two SKUs in the file is locked once, then found locked by this transaction).
     """
-    found = among(session, skus, String(), lambda among: select(Variant.product_id).where(among(Variant.sku)))
-    product_ids = sorted({row[0] for row in found})
-    among(
-        session,
-        product_ids,
-        Integer(),
-        lambda among: select(Product.id).where(among(Product.id)).order_by(Product.id).with_for_update(),
-    )
     rows = among(
         session,
         skus,
@@ -115,6 +109,8 @@ def lock_current(session: Session, skus: Sequence[str]) -> dict[str, Current]:
             )
             .join(Product, Product.id == Variant.product_id)
             .where(among(Variant.sku))
+            .order_by(Product.id)
+            .with_for_update(of=Product)
         ),
     )
     return {row[2]: Current(*row) for row in rows}
@@ -151,8 +147,8 @@ def ensure_categories(
     return ids, created
 
 
-def insert_products(session: Session, products: Sequence[NewProduct]) -> list[int]:
-    """Insert products, each with its default variant; return the variant ids in the same order."""
+def insert_products(session: Session, products: Sequence[NewProduct]) -> list[tuple[int, int]]:
+    """Insert products, each with its default variant; return (product id, variant id) in the same order."""
     if not products:
         return []
     now = utcnow()
@@ -192,7 +188,8 @@ def insert_products(session: Session, products: Sequence[NewProduct]) -> list[in
         for p, product_id in zip(products, product_ids, strict=True)
     ]
     statement = insert(_VARIANTS).returning(_VARIANTS.c.id, sort_by_parameter_order=True)
-    return [row[0] for row in session.execute(statement, variant_rows)]
+    variant_ids = [row[0] for row in session.execute(statement, variant_rows)]
+    return list(zip(product_ids, variant_ids, strict=True))
 
 
 _PRODUCT_COLUMNS = (
@@ -225,7 +222,7 @@ VARIANT_COLUMNS = (  # the variants' columns in COPY order (seed.py writes them 
 
 def _copy_products(
     session: Session, product_rows: list[dict[str, Any]], products: Sequence[NewProduct], now: datetime
-) -> list[int]:
+) -> list[tuple[int, int]]:
     """PostgreSQL: take ids from the tables' sequences, then COPY the products and their variants."""
     product_ids = _next_ids(session, "products", len(products))
     variant_ids = _next_ids(session, "variants", len(products))
@@ -247,7 +244,7 @@ def _copy_products(
             for vid, pid, p in zip(variant_ids, product_ids, products, strict=True)
         ),
     )
-    return variant_ids
+    return list(zip(product_ids, variant_ids, strict=True))
 
 
 def _next_ids(session: Session, table: str, count: int) -> list[int]:
