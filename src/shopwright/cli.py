@@ -173,7 +173,7 @@ def import_products(file: BinaryIO) -> None:
                 session,
                 data,
                 progress=lambda _rows: bar.update(1),
-                limits=Limits.from_config(current_app.config),
+                limits=Limits.of(current_app.extensions["shopwright.settings"]),
             )
     except ShopError as error:
         for problem in error.extensions.get("errors", []):

@@ -12,7 +12,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from shopwright.catalog.errors import ImportTooLarge, InvalidImport, UnsupportedImportFile
 from shopwright.catalog.schemas import MAX_CENTS, MAX_STOCK
+from shopwright.config import Settings
 
 # The columns of a product file; `price` (a decimal like 19.99) is another way to give `price_cents`.
 COLUMNS = (
@@ -120,12 +121,9 @@ class Limits:
     max_rows: int = MAX_ROWS
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Limits:
-        """Return the limits an app's settings set (IMPORT_MAX_UNCOMPRESSED_BYTES, IMPORT_MAX_ROWS)."""
-        return cls(
-            max_uncompressed_bytes=config.get("IMPORT_MAX_UNCOMPRESSED_BYTES", MAX_UNCOMPRESSED_BYTES),
-            max_rows=config.get("IMPORT_MAX_ROWS", MAX_ROWS),
-        )
+    def of(cls, settings: Settings) -> Limits:
+        """Return the limits the settings set (IMPORT_MAX_UNCOMPRESSED_BYTES, IMPORT_MAX_ROWS)."""
+        return cls(settings.IMPORT_MAX_UNCOMPRESSED_BYTES, settings.IMPORT_MAX_ROWS)
 
 
 def read_rows(data: bytes, limits: Limits | None = None) -> list[ImportRow]:

@@ -60,7 +60,7 @@ class ImportForm(InputModel):
 @body_limit("IMPORT_MAX_BYTES")
 @admin_required
 def import_products(form: ImportForm) -> Result:
-    limits = Limits.from_config(current_app.config)
+    limits = Limits.of(current_app.extensions["shopwright.settings"])
     result = importing.import_products(
         get_session(), form.file.read(), actor_id=current_user_id(), limits=limits
     )
