@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, String, any_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, String, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Integer, TypeEngine
+from sqlalchemy.types import TypeEngine
 
 from shopwright.catalog.errors import SlugTaken
 from shopwright.catalog.importing import path_key
@@ -152,6 +152,10 @@ def insert_products(session: Session, products: Sequence[NewProduct]) -> list[tu
     if not products:
         return []
     now = utcnow()
+    if is_postgres(session):
+        return _insert_staged(session, products, now)
+    if len(products) > SQLITE_CHUNK:  # SQLite: the slug lookups' IN lists stay within its parameter limit
+        return [pair for part in chunks(products, SQLITE_CHUNK) for pair in insert_products(session, part)]
     slugs = free_slugs(session, [(p.name, p.sku) for p in products])
     product_rows = [
         {
@@ -167,8 +171,6 @@ def insert_products(session: Session, products: Sequence[NewProduct]) -> list[tu
         }
         for p, slug in zip(products, slugs, strict=True)
     ]
-    if is_postgres(session):
-        return _copy_products(session, product_rows, products, now)
     statement = insert(_PRODUCTS).returning(_PRODUCTS.c.id, sort_by_parameter_order=True)
     product_ids = [row[0] for row in session.execute(statement, product_rows)]
     variant_rows = [
@@ -192,18 +194,6 @@ def insert_products(session: Session, products: Sequence[NewProduct]) -> list[tu
     return list(zip(product_ids, variant_ids, strict=True))
 
 
-_PRODUCT_COLUMNS = (
-    "id",
-    "category_id",
-    "name",
-    "slug",
-    "description",
-    "is_active",
-    "min_price_cents",
-    "currency",
-    "created_at",
-    "updated_at",
-)
 VARIANT_COLUMNS = (  # the variants' columns in COPY order (seed.py writes them too)
     "id",
     "product_id",
@@ -218,38 +208,104 @@ VARIANT_COLUMNS = (  # the variants' columns in COPY order (seed.py writes them 
     "created_at",
     "updated_at",
 )
+_STAGED_NEW = (  # the new rows of a PostgreSQL import, COPYed once into a temporary table
+    "n",
+    "sku",
+    "name",
+    "description",
+    "category_id",
+    "is_active",
+    "price_cents",
+    "cost_cents",
+    "slug",
+)
+_STAGE_NEW = text(
+    "CREATE TEMPORARY TABLE import_new (n integer PRIMARY KEY, sku varchar(64) NOT NULL,"
+    " name text NOT NULL, description text NOT NULL, category_id integer, is_active boolean NOT NULL,"
+    " price_cents bigint NOT NULL, cost_cents bigint NOT NULL, slug text NOT NULL, product_id integer)"
+    " ON COMMIT DROP"
+)
+# One round of product inserts: the rows still without a product take their proposed slug, unless a stored
+# product has it (ON CONFLICT: the unique index answers, no lookup first); the staged rows learn their ids.
+_INSERT_STAGED_PRODUCTS = text(
+    "WITH made AS ("
+    " INSERT INTO products (category_id, name, slug, description, is_active, min_price_cents, currency,"
+    " created_at, updated_at)"
+    " SELECT category_id, name, slug, description, is_active, price_cents, 'USD', :now, :now"
+    " FROM import_new WHERE product_id IS NULL ORDER BY n"
+    " ON CONFLICT (slug) DO NOTHING RETURNING id, slug)"
+    " UPDATE import_new AS s SET product_id = made.id FROM made"
+    " WHERE s.slug = made.slug AND s.product_id IS NULL"
+    " RETURNING s.n"
+)
+_RESLUG = text(
+    "UPDATE import_new AS s SET slug = x.slug FROM unnest(CAST(:ns AS integer[]), CAST(:slugs AS text[]))"
+    " AS x(n, slug) WHERE s.n = x.n"
+)
+_INSERT_STAGED_VARIANTS = text(
+    "INSERT INTO variants (product_id, sku, name, attributes, price_cents, cost_cents, currency, is_default,"
+    " is_active, created_at, updated_at)"
+    " SELECT product_id, sku, name, '{}', price_cents, cost_cents, 'USD', true, true, :now, :now"
+    " FROM import_new ORDER BY n RETURNING product_id, id"
+)
 
 
-def _copy_products(
-    session: Session, product_rows: list[dict[str, Any]], products: Sequence[NewProduct], now: datetime
-) -> list[tuple[int, int]]:
-    """PostgreSQL: take ids from the tables' sequences, then COPY the products and their variants."""
-    product_ids = _next_ids(session, "products", len(products))
-    variant_ids = _next_ids(session, "variants", len(products))
+def _insert_staged(session: Session, products: Sequence[NewProduct], now: datetime) -> list[tuple[int, int]]:
+    """PostgreSQL: the new rows COPYed once into a temporary table, then set-based INSERT … SELECT.
+
+    Slugs as `free_slugs` gives them (the name's, else with the SKU, else numbered), but the database
+    says which are taken by refusing them (ON CONFLICT DO NOTHING) rather than being asked first: a round
+    per candidate that some row needs, one for a catalog without clashes.
+    """
+    bases = [(slugify(p.name), slugify(p.sku)) for p in products]
+    used: set[str] = set()
+    slugs: list[str] = []
+    attempts: list[int] = []
+    for index in range(len(products)):
+        slug, attempt = _candidate(bases[index], 0), 0
+        while slug in used:  # two rows of the file with one name: the second takes its SKU's slug
+            attempt += 1
+            slug = _candidate(bases[index], attempt)
+        used.add(slug)
+        slugs.append(slug)
+        attempts.append(attempt)
+    session.execute(text("DROP TABLE IF EXISTS pg_temp.import_new"))
+    session.execute(_STAGE_NEW)
     copy_rows(
         session,
-        "products",
-        _PRODUCT_COLUMNS,
+        "import_new",
+        _STAGED_NEW,
         (
-            (pid, *(row[c] for c in _PRODUCT_COLUMNS[1:]))
-            for pid, row in zip(product_ids, product_rows, strict=True)
+            (n, p.sku, p.name, p.description, p.category_id, p.is_active, p.price_cents, p.cost_cents, slug)
+            for n, (p, slug) in enumerate(zip(products, slugs, strict=True))
         ),
     )
-    copy_rows(
-        session,
-        "variants",
-        VARIANT_COLUMNS,
-        (
-            (vid, pid, p.sku, p.name, "{}", p.price_cents, p.cost_cents, "USD", True, True, now, now)
-            for vid, pid, p in zip(variant_ids, product_ids, products, strict=True)
-        ),
-    )
-    return list(zip(product_ids, variant_ids, strict=True))
+    pending = set(range(len(products)))
+    for _ in range(12):
+        made = session.execute(_INSERT_STAGED_PRODUCTS, {"now": now}).scalars().all()
+        pending.difference_update(made)
+        if not pending:
+            break
+        moved: dict[int, str] = {}
+        for index in sorted(pending):
+            attempts[index] += 1
+            slug = _candidate(bases[index], attempts[index])
+            while slug in used:
+                attempts[index] += 1
+                slug = _candidate(bases[index], attempts[index])
+            used.add(slug)
+            moved[index] = slug
+        session.execute(_RESLUG, {"ns": list(moved), "slugs": list(moved.values())})
+    else:
+        raise SlugTaken("No free slug found for some products of the import")
+    variant_of: dict[int, int] = dict(session.execute(_INSERT_STAGED_VARIANTS, {"now": now}).all())
+    product_ids = session.execute(text("SELECT product_id FROM import_new ORDER BY n")).scalars().all()
+    return [(product_id, variant_of[product_id]) for product_id in product_ids]
 
 
-def _next_ids(session: Session, table: str, count: int) -> list[int]:
-    sequence = func.pg_get_serial_sequence(table, "id")
-    return list(session.scalars(select(func.nextval(sequence)).select_from(func.generate_series(1, count))))
+def _candidate(base: tuple[str, str], attempt: int) -> str:
+    name, sku = base
+    return name if attempt == 0 else f"{name}-{sku}" if attempt == 1 else f"{name}-{sku}-{attempt}"
 
 
 def free_slugs(session: Session, wanted: Sequence[tuple[str, str]]) -> list[str]:
@@ -257,8 +313,7 @@ def free_slugs(session: Session, wanted: Sequence[tuple[str, str]]) -> list[str]
     bases = [(slugify(name), slugify(sku)) for name, sku in wanted]
 
     def candidate(index: int, attempt: int) -> str:
-        base, sku = bases[index]
-        return base if attempt == 0 else f"{base}-{sku}" if attempt == 1 else f"{base}-{sku}-{attempt}"
+        return _candidate(bases[index], attempt)
 
     slugs: list[str] = [""] * len(wanted)
     used: set[str] = set()
@@ -331,6 +386,16 @@ def update_variants(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     session.execute(_UPDATE_VARIANT, [{**row, "now": now} for row in rows])
 
 
+_REFRESH_MIN_PRICES = text(
+    "UPDATE products AS p SET min_price_cents = m.lowest"
+    " FROM (SELECT t.id, coalesce(min(v.price_cents), 0) AS lowest"
+    " FROM unnest(CAST(:ids AS integer[])) AS t(id)"
+    " LEFT JOIN variants AS v ON v.product_id = t.id AND v.is_active"
+    " GROUP BY t.id) AS m"
+    " WHERE p.id = m.id AND p.min_price_cents <> m.lowest"
+)
+
+
 def refresh_min_prices(session: Session, product_ids: Sequence[int]) -> None:
     """Recompute the denormalised lowest price of these (locked) products from their active variants."""
     lowest = (
@@ -338,15 +403,11 @@ def refresh_min_prices(session: Session, product_ids: Sequence[int]) -> None:
         .where(Variant.product_id == Product.id, Variant.is_active.is_(True))
         .scalar_subquery()
     )
-    if is_postgres(session) and product_ids:
-        ids = bindparam("ids", list(product_ids), type_=ARRAY(Integer()))
-        session.execute(
-            # Only rows whose lowest price moves: rewriting a product row recomputes its search vector.
-            update(Product)
-            .where(Product.id == any_(ids), Product.min_price_cents != lowest)
-            .values(min_price_cents=lowest),
-            execution_options={"synchronize_session": False},
-        )
+    if is_postgres(session):
+        if product_ids:
+            # One join instead of a lowest-price subquery per product (twice: SET and WHERE); only rows
+            # whose lowest price moves are written (rewriting a product row re-indexes its search vector).
+            session.execute(_REFRESH_MIN_PRICES, {"ids": list(product_ids)})
         return
     for part in chunks(sorted(product_ids), SQLITE_CHUNK):
         session.execute(

@@ -137,17 +137,17 @@ def read_rows(data: bytes, limits: Limits | None = None) -> list[ImportRow]:
     table = _xlsx_table(data, limits) if xlsx else _csv_table(data, limits)
     problems = Problems()
     header = _header(table, problems)
-    reader = _RowReader(
-        header, problems, has_nul=b"\x00" in data or any("\x00" in c for _, r in table for c in r)
-    )
+    # A UTF-8 text holds NUL only where its bytes do; a workbook's cells are searched (its bytes are zipped).
+    has_nul = any("\x00" in c for _, r in table for c in r) if xlsx else b"\x00" in data
+    reader = _RowReader(header, problems, has_nul=has_nul)
     rows: list[ImportRow] = []
     seen: dict[str, int] = {}
     width = len(header)
     for number, cells in table[1:]:
-        if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+        if len(cells) > width and "".join(cells[width:]).strip():
             problems.add(number, "", f"{len(cells)} cells, but the header has {width} columns")
             continue
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():
             continue  # a blank row, as spreadsheets often end with
         row = reader.read(number, cells)
         if row is None:
@@ -315,13 +315,14 @@ class _RowReader:
         if len(cells) < self.width:
             cells = cells + [""] * (self.width - len(cells))
         values = [cells[index] if index >= 0 else "" for index in self.fields]
-        for at, value in enumerate(values):
-            if value[:1] == "'" and value[1:2].startswith(_FORMULA_STARTS):
-                values[at] = value[1:]
-            if self.has_nul and "\x00" in value:
-                problems.add(number, READ_COLUMNS[at], "must not contain NUL bytes")
-        if len(problems.items) > before:
-            return None
+        if self.has_nul or "'" in "".join(values):  # most rows have neither: one search, no loop
+            for at, value in enumerate(values):
+                if value[:1] == "'" and value[1:2].startswith(_FORMULA_STARTS):
+                    values[at] = value[1:]
+                if self.has_nul and "\x00" in value:
+                    problems.add(number, READ_COLUMNS[at], "must not contain NUL bytes")
+            if len(problems.items) > before:
+                return None
         sku, name, description, category, price_cents, cost, stock, active, price = values
         sku = sku.strip()
         if not _SKU.fullmatch(sku):

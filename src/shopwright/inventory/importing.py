@@ -106,9 +106,8 @@ def _import(session: Session, rows: list[ImportRow], actor_id: int | None, tick:
     categories, made = bulk.ensure_categories(session, category_paths(rows))
     result = ImportResult(categories_created=made)
     plan = _plan(rows, current, stock, categories, result)
-    created: list[tuple[int, int]] = []  # (product id, variant id) of each new row, in file order
-    for part in bulk.chunks(plan.new, BATCH):
-        created += bulk.insert_products(session, [_new_product(row, categories) for row in part])
+    # (product id, variant id) of each new row, in file order
+    created = bulk.insert_products(session, [_new_product(row, categories) for row in plan.new])
     plan.stock += [(v, row.stock_quantity or 0, None) for (_, v), row in zip(created, plan.new, strict=True)]
     bulk.update_products(
         session, [{"product": pid, **fields} for pid, fields in sorted(plan.products.items())]
