@@ -40,7 +40,8 @@ from shopwright.inventory import importing
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "import.md"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE = "shopwright_bench_import"
+# A name of your own when others benchmark on the same server (the run drops it at the start and the end).
+DATABASE = os.environ.get("BENCH_DATABASE", "shopwright_bench_import")
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
 CATEGORIES = ["Garden > Tools", "Garden > Hoses", "Kitchen > Knives", "Kitchen", "Toys > Outdoor", ""]
 
@@ -88,7 +89,7 @@ def timed(label: str, work: Callable[[], Any], results: list[tuple[str, float, A
     results.append((label, elapsed, value))
     print(f"{label:<48} {elapsed:7.2f} s  {value}")
     if PHASES:
-        print_phases(elapsed)
+        print_phases(label, elapsed)
     return value
 
 
@@ -96,10 +97,14 @@ PHASES: dict[str, float] = {}
 
 
 def time_phases() -> None:
-    """Wrap the import's steps so that each run prints where its time went (--phases)."""
+    """Wrap the import's steps so that each run prints where its time went (--phases).
+
+    The steps are looked up by name: a step the code measured does not have is skipped, so the same
+    script can time an older commit (PYTHONPATH=<its src>).
+    """
     from shopwright.catalog import bulk
 
-    def wrap(module: Any, name: str, label: str) -> None:
+    def wrap(module: Any, name: str) -> None:
         inner = getattr(module, name)
 
         def timed_step(*args: Any, **kwargs: Any) -> Any:
@@ -107,40 +112,31 @@ def time_phases() -> None:
             try:
                 return inner(*args, **kwargs)
             finally:
-                PHASES[label] = PHASES.get(label, 0.0) + time.perf_counter() - start
+                PHASES[name] = PHASES.get(name, 0.0) + time.perf_counter() - start
 
         setattr(module, name, timed_step)
 
-    for module, names in PHASE_STEPS:
+    steps = {
+        importing: ("read_rows", "_lock_stock", "_check", "_plan", "_write_stock", "_events"),
+        bulk: ("lock_current", "ensure_categories", "insert_products", "update_products", "update_variants",
+               "refresh_min_prices"),
+    }
+    for module, names in steps.items():
         for name in names:
-            if hasattr(module if module != "bulk" else bulk, name):
-                wrap(module if module != "bulk" else bulk, name, name)
+            if hasattr(module, name):
+                wrap(module, name)
 
 
-def print_phases(total: float) -> None:
+PHASE_LINES: list[str] = []
+
+
+def print_phases(label: str, total: float) -> None:
     accounted = sum(PHASES.values())
-    print(
-        "    "
-        + ", ".join(f"{k} {v:.2f}" for k, v in PHASES.items())
-        + f", rest/commit {total - accounted:.2f}"
-    )
+    steps = ", ".join(f"{k} {v:.2f}" for k, v in PHASES.items() if v >= 0.005)
+    line = f"{steps}, rest (commit, the transaction) {total - accounted:.2f}"
+    PHASE_LINES.append(f"- {label}: {line}")
+    print(f"    {line}")
     PHASES.clear()
-
-
-PHASE_STEPS: list[tuple[Any, tuple[str, ...]]] = [
-    (importing, ("read_rows", "_lock_stock", "_check", "_plan", "_write_stock", "_events")),
-    (
-        "bulk",
-        (
-            "lock_current",
-            "ensure_categories",
-            "insert_products",
-            "update_products",
-            "update_variants",
-            "refresh_min_prices",
-        ),
-    ),
-]
 
 
 def through_service(rows: int, results: list[tuple[str, float, Any]], profile: bool) -> None:
@@ -252,6 +248,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the service runs")
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--phases", action="store_true", help="print the seconds of each step of the import")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="the results file (Markdown)")
     args = parser.parse_args()
     if args.phases:
         time_phases()
@@ -259,20 +256,24 @@ def main() -> None:
     through_service(args.rows, results, args.profile)
     if not args.no_http:
         through_http(args.rows, results)
-    RESULTS.parent.mkdir(exist_ok=True)
+    output: Path = args.output
+    output.parent.mkdir(exist_ok=True)
     lines = [
         "# Product import benchmark",
         "",
         f"`python bench/import.py --rows {args.rows}` at commit {commit()}, PostgreSQL on this machine "
-        f"({os.cpu_count()} cores). Target: 100,000 rows in < 10 s.",
+        f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end). "
+        "Target: 100,000 rows in < 10 s.",
         "",
         "| run | seconds | answer |",
         "|---|---:|---|",
         *[f"| {label} | {elapsed:.2f} | `{value}` |" for label, elapsed, value in results],
         "",
     ]
-    RESULTS.write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    if PHASE_LINES:
+        lines += ["Seconds per step (`--phases`):", "", *PHASE_LINES, ""]
+    output.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":
