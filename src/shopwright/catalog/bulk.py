@@ -152,9 +152,7 @@ def insert_products(session: Session, products: Sequence[NewProduct]) -> list[tu
     if not products:
         return []
     now = utcnow()
-    if is_postgres(session):
-        return _insert_staged(session, products, now)
-    if len(products) > SQLITE_CHUNK:  # SQLite: the slug lookups' IN lists stay within its parameter limit
+    if not is_postgres(session) and len(products) > SQLITE_CHUNK:  # SQLite's IN lists have a limit
         return [pair for part in chunks(products, SQLITE_CHUNK) for pair in insert_products(session, part)]
     slugs = free_slugs(session, [(p.name, p.sku) for p in products])
     product_rows = [
@@ -171,6 +169,8 @@ def insert_products(session: Session, products: Sequence[NewProduct]) -> list[tu
         }
         for p, slug in zip(products, slugs, strict=True)
     ]
+    if is_postgres(session):
+        return _copy_products(session, product_rows, products, now)
     statement = insert(_PRODUCTS).returning(_PRODUCTS.c.id, sort_by_parameter_order=True)
     product_ids = [row[0] for row in session.execute(statement, product_rows)]
     variant_rows = [
@@ -208,99 +208,59 @@ VARIANT_COLUMNS = (  # the variants' columns in COPY order (seed.py writes them 
     "created_at",
     "updated_at",
 )
-_STAGED_NEW = (  # the new rows of a PostgreSQL import, COPYed once into a temporary table
-    "n",
-    "sku",
-    "name",
-    "description",
+_PRODUCT_COLUMNS = (
+    "id",
     "category_id",
-    "is_active",
-    "price_cents",
-    "cost_cents",
+    "name",
     "slug",
-)
-_STAGE_NEW = text(
-    "CREATE TEMPORARY TABLE import_new (n integer PRIMARY KEY, sku varchar(64) NOT NULL,"
-    " name text NOT NULL, description text NOT NULL, category_id integer, is_active boolean NOT NULL,"
-    " price_cents bigint NOT NULL, cost_cents bigint NOT NULL, slug text NOT NULL, product_id integer)"
-    " ON COMMIT DROP"
-)
-# One round of product inserts: the rows still without a product take their proposed slug, unless a stored
-# product has it (ON CONFLICT: the unique index answers, no lookup first); the staged rows learn their ids.
-_INSERT_STAGED_PRODUCTS = text(
-    "WITH made AS ("
-    " INSERT INTO products (category_id, name, slug, description, is_active, min_price_cents, currency,"
-    " created_at, updated_at)"
-    " SELECT category_id, name, slug, description, is_active, price_cents, 'USD', :now, :now"
-    " FROM import_new WHERE product_id IS NULL ORDER BY n"
-    " ON CONFLICT (slug) DO NOTHING RETURNING id, slug)"
-    " UPDATE import_new AS s SET product_id = made.id FROM made"
-    " WHERE s.slug = made.slug AND s.product_id IS NULL"
-    " RETURNING s.n"
-)
-_RESLUG = text(
-    "UPDATE import_new AS s SET slug = x.slug FROM unnest(CAST(:ns AS integer[]), CAST(:slugs AS text[]))"
-    " AS x(n, slug) WHERE s.n = x.n"
-)
-_INSERT_STAGED_VARIANTS = text(
-    "INSERT INTO variants (product_id, sku, name, attributes, price_cents, cost_cents, currency, is_default,"
-    " is_active, created_at, updated_at)"
-    " SELECT product_id, sku, name, '{}', price_cents, cost_cents, 'USD', true, true, :now, :now"
-    " FROM import_new ORDER BY n RETURNING product_id, id"
+    "description",
+    "is_active",
+    "min_price_cents",
+    "currency",
+    "created_at",
+    "updated_at",
 )
 
 
-def _insert_staged(session: Session, products: Sequence[NewProduct], now: datetime) -> list[tuple[int, int]]:
-    """PostgreSQL: the new rows COPYed once into a temporary table, then set-based INSERT … SELECT.
+def _copy_products(
+    session: Session, product_rows: list[dict[str, Any]], products: Sequence[NewProduct], now: datetime
+) -> list[tuple[int, int]]:
+    """PostgreSQL: take ids from the tables' sequences, then COPY the products and their variants.
 
-    Slugs as `free_slugs` gives them (the name's, else with the SKU, else numbered), but the database
-    says which are taken by refusing them (ON CONFLICT DO NOTHING) rather than being asked first: a round
-    per candidate that some row needs, one for a catalog without clashes.
+    COPY, not INSERT … SELECT from a staging table: COPY writes its rows to the heap in batches (measured
+    a third faster here for products, whose generated search vector and seven indexes make rows dear).
     """
-    bases = [(slugify(p.name), slugify(p.sku)) for p in products]
-    used: set[str] = set()
-    slugs: list[str] = []
-    attempts: list[int] = []
-    for index in range(len(products)):
-        slug, attempt = _candidate(bases[index], 0), 0
-        while slug in used:  # two rows of the file with one name: the second takes its SKU's slug
-            attempt += 1
-            slug = _candidate(bases[index], attempt)
-        used.add(slug)
-        slugs.append(slug)
-        attempts.append(attempt)
-    session.execute(text("DROP TABLE IF EXISTS pg_temp.import_new"))
-    session.execute(_STAGE_NEW)
+    product_ids = _next_ids(session, "products", len(products))
+    variant_ids = _next_ids(session, "variants", len(products))
     copy_rows(
         session,
-        "import_new",
-        _STAGED_NEW,
+        "products",
+        _PRODUCT_COLUMNS,
         (
-            (n, p.sku, p.name, p.description, p.category_id, p.is_active, p.price_cents, p.cost_cents, slug)
-            for n, (p, slug) in enumerate(zip(products, slugs, strict=True))
+            (pid, *(row[c] for c in _PRODUCT_COLUMNS[1:]))
+            for pid, row in zip(product_ids, product_rows, strict=True)
         ),
     )
-    pending = set(range(len(products)))
-    for _ in range(12):
-        made = session.execute(_INSERT_STAGED_PRODUCTS, {"now": now}).scalars().all()
-        pending.difference_update(made)
-        if not pending:
-            break
-        moved: dict[int, str] = {}
-        for index in sorted(pending):
-            attempts[index] += 1
-            slug = _candidate(bases[index], attempts[index])
-            while slug in used:
-                attempts[index] += 1
-                slug = _candidate(bases[index], attempts[index])
-            used.add(slug)
-            moved[index] = slug
-        session.execute(_RESLUG, {"ns": list(moved), "slugs": list(moved.values())})
-    else:
-        raise SlugTaken("No free slug found for some products of the import")
-    variant_of: dict[int, int] = dict(session.execute(_INSERT_STAGED_VARIANTS, {"now": now}).all())
-    product_ids = session.execute(text("SELECT product_id FROM import_new ORDER BY n")).scalars().all()
-    return [(product_id, variant_of[product_id]) for product_id in product_ids]
+    copy_rows(
+        session,
+        "variants",
+        VARIANT_COLUMNS,
+        (
+            (vid, pid, p.sku, p.name, "{}", p.price_cents, p.cost_cents, "USD", True, True, now, now)
+            for vid, pid, p in zip(variant_ids, product_ids, products, strict=True)
+        ),
+    )
+    return list(zip(product_ids, variant_ids, strict=True))
+
+
+_NEXT_IDS = text("SELECT array_agg(nextval(CAST(:sequence AS regclass))) FROM generate_series(1, :count)")
+
+
+def _next_ids(session: Session, table: str, count: int) -> list[int]:
+    """Take `count` ids from a table's sequence: the sequence named once, the ids back as one array."""
+    sequence = session.scalar(select(func.pg_get_serial_sequence(table, "id")))
+    ids: list[int] = session.scalar(_NEXT_IDS, {"sequence": sequence, "count": count}) or []
+    return ids
 
 
 def _candidate(base: tuple[str, str], attempt: int) -> str:
