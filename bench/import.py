@@ -5,9 +5,10 @@
 
 Each measurement runs on a fresh database (created, migrated, dropped at the end): creating 100,000
 products (categories, default variants, stock and their movements), then importing the same file again
-(every row unchanged), then a file that updates every row (price and stock). The HTTP run posts the file
-as multipart to POST /api/admin/products/import on a gunicorn server, timed from the client. Needs
-PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth).
+(every row unchanged), exporting the catalog and importing the export (unchanged too), then a file that
+updates every row (price and stock). The HTTP run posts the file as multipart to
+POST /api/admin/products/import on a gunicorn server, timed from the client. Needs PostgreSQL at
+127.0.0.1:5432 (user postgres, trust auth).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from alembic import command
 from shopwright.accounts import seed as account_seed
 from shopwright.cli import alembic_config
 from shopwright.db import make_engine, make_sessionmaker
-from shopwright.inventory import importing
+from shopwright.catalog.importing import csv_lines
+from shopwright.inventory import exporting, importing
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "import.md"
@@ -159,8 +161,16 @@ def through_service(rows: int, results: list[tuple[str, float, Any]], profile: b
 
             return work
 
+        def export() -> str:
+            data = "".join(csv_lines(exporting.export_rows(sessions))).encode()
+            exported.append(data)
+            return f"{len(data) / 2**20:.1f} MiB"
+
+        exported: list[bytes] = []
         timed(f"service: create {rows:,} products", run(first), results)
         timed(f"service: same file again ({rows:,} unchanged)", run(first), results)
+        timed(f"service: export {rows:,} products (CSV)", export, results)
+        timed(f"service: import the export ({rows:,} unchanged)", lambda: run(exported[0])(), results)
         timed(f"service: update {rows:,} (price, stock)", run(second), results)
         engine.dispose()
         if profiler:
