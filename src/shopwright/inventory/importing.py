@@ -5,7 +5,8 @@ The file is read and checked before the transaction starts (catalog/importing.py
 transaction: imports queue on one advisory lock, the products of known SKUs are locked in ascending id
 and their stock rows in ascending variant id (the order of docs/inventory.md), the rules that need the
 database are checked (stock never below reserved, a new SKU needs a name and a price), and everything is
-written in batches, stock movements included. Any problem raises before commit: nothing is written.
+written in batches, stock movements and the product events (one per created or changed product)
+included. Any problem raises before commit: nothing is written.
 """
 
 from __future__ import annotations
