@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from shopwright import seed
 from shopwright.accounts import seed as account_seed
 from shopwright.cart import service as cart
-from shopwright.catalog.importing import csv_lines
+from shopwright.catalog.importing import Limits, csv_lines
 from shopwright.config import Settings
 from shopwright.errors import ShopError
 from shopwright.inventory import exporting, importing
@@ -169,7 +169,12 @@ def import_products(file: BinaryIO) -> None:
     sessions = current_app.extensions["shopwright.sessions"]
     try:
         with sessions() as session, click.progressbar(length=2, label="Importing products") as bar:
-            result = importing.import_products(session, data, progress=lambda _rows: bar.update(1))
+            result = importing.import_products(
+                session,
+                data,
+                progress=lambda _rows: bar.update(1),
+                limits=Limits.of(current_app.extensions["shopwright.settings"]),
+            )
     except ShopError as error:
         for problem in error.extensions.get("errors", []):
             click.echo(f"row {problem['row']}, {problem['field'] or 'row'}: {problem['message']}", err=True)

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     MAX_REQUEST_BYTES: int = Field(default=1024 * 1024, ge=1024)
     # The bulk product import's own, larger limit (an endpoint opts in with limits.body_limit).
     IMPORT_MAX_BYTES: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # What an XLSX upload may expand to (a ZIP bomb guard), and the rows a file may hold (both 413).
+    IMPORT_MAX_UNCOMPRESSED_BYTES: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+    IMPORT_MAX_ROWS: int = Field(default=1_000_000, ge=1)
 
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     TRUSTED_PROXY_COUNT: int = Field(default=0, ge=0)

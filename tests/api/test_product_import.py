@@ -296,3 +296,22 @@ def test_the_import_takes_its_own_size_limit(
     too_big = csv_file([*rows, *[[f"T-{i}", "x" * 100, "1"] for i in range(200)]])
     assert_problem(upload(shop, too_big), 413)
     assert counts(sessions)["products"] == 300
+
+
+def test_new_products_take_free_slugs_like_the_api(shop: Shop, sessions: sessionmaker[Session]) -> None:
+    shop.product(None, "Rake")  # rake
+    shop.product(None, "Rake R 1")  # rake-r-1
+    rows = [["sku", "name", "price_cents"], ["R-1", "Rake", "1"], ["R-2", "Rake", "1"], ["R-3", "RAKE!", "1"]]
+
+    assert imported(shop, csv_file(rows))["created"] == 3
+
+    with sessions() as session:
+        slugs = dict(
+            session.execute(
+                select(Variant.sku, Product.slug)
+                .join(Product, Product.id == Variant.product_id)
+                .where(Variant.sku.in_(["R-1", "R-2", "R-3"]))
+            ).all()
+        )
+    # The name's slug is taken: the SKU's is added; taken too: numbered.
+    assert slugs == {"R-1": "rake-r-1-2", "R-2": "rake-r-2", "R-3": "rake-r-3"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -42,4 +43,19 @@ def test_an_invalid_file_lists_its_errors_and_writes_nothing(
     assert result.exit_code == 1
     assert "row 3, price_cents: a whole number" in result.output
     assert "nothing was imported" in result.output
+    assert counts(sessions)["products"] == 0
+
+
+def test_the_cli_applies_the_row_limit_too(
+    make_app: Callable[..., Flask], sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    source = tmp_path / "many.csv"
+    source.write_bytes(
+        csv_file([["sku", "name", "price_cents"], *[[f"M-{n}", "Mop", "1"] for n in range(3)]])
+    )
+
+    result = make_app(IMPORT_MAX_ROWS=2).test_cli_runner().invoke(args=["import-products", str(source)])
+
+    assert result.exit_code == 1
+    assert "more than 2 product rows" in result.output
     assert counts(sessions)["products"] == 0

@@ -1,6 +1,6 @@
 """Catalog errors."""
 
-from shopwright.errors import Conflict, InvalidRequest, NotFound, UnsupportedContent
+from shopwright.errors import Conflict, InvalidRequest, NotFound, ShopError, UnsupportedContent
 
 
 class CategoryNotFound(NotFound):
@@ -76,3 +76,9 @@ class InvalidImport(InvalidRequest):
 class ImportConflict(Conflict):
     code = "import_conflict"
     title = "A concurrent change took a SKU or slug of the import; nothing was imported"
+
+
+class ImportTooLarge(ShopError):
+    status = 413
+    code = "import_too_large"
+    title = "The file expands to more than the import reads"

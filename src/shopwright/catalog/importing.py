@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -18,8 +19,9 @@ from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from shopwright.catalog.errors import InvalidImport, UnsupportedImportFile
+from shopwright.catalog.errors import ImportTooLarge, InvalidImport, UnsupportedImportFile
 from shopwright.catalog.schemas import MAX_CENTS, MAX_STOCK
+from shopwright.config import Settings
 
 # The columns of a product file; `price` (a decimal like 19.99) is another way to give `price_cents`.
 COLUMNS = (
@@ -41,6 +43,16 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 _LENGTHS = {"name": 200, "description": 20000}
 _XLSX_MAGIC = b"PK\x03\x04"  # a ZIP archive, which an XLSX file is
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"  # an archive without entries: still a ZIP, never a workbook
+
+# What an XLSX may expand to (a ZIP bomb is a small upload that inflates to gigabytes). The defaults of
+# the settings IMPORT_MAX_UNCOMPRESSED_BYTES and IMPORT_MAX_ROWS (config.py; docs/backoffice-import.md).
+MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024
+MAX_ROWS = 1_000_000
+MAX_ZIP_ENTRIES = 1_000  # a workbook has a few dozen parts; a spreadsheet app never writes thousands
+MAX_ZIP_RATIO = 200  # XML of a real sheet compresses 10-30 times; bombs a thousand times and more
+_RATIO_FLOOR = 1024 * 1024  # small parts may compress as well as they like
+_WORKBOOK_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection); the export prefixes
 # such cells with an apostrophe, and so a cell starting with an apostrophe too, so that reading takes
@@ -101,23 +113,41 @@ def invalid_import(problems: Problems) -> InvalidImport:
     )
 
 
-def read_rows(data: bytes) -> list[ImportRow]:
-    """Return the checked rows of a CSV or XLSX file; raise UnsupportedImportFile or InvalidImport."""
-    xlsx = data.startswith(_XLSX_MAGIC)
-    table = _xlsx_table(data) if xlsx else _csv_table(data)
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much of a file the import reads: what an XLSX may expand to, and how many rows a file holds."""
+
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+    max_rows: int = MAX_ROWS
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """Return the limits the settings set (IMPORT_MAX_UNCOMPRESSED_BYTES, IMPORT_MAX_ROWS)."""
+        return cls(settings.IMPORT_MAX_UNCOMPRESSED_BYTES, settings.IMPORT_MAX_ROWS)
+
+
+def read_rows(data: bytes, limits: Limits | None = None) -> list[ImportRow]:
+    """Return the checked rows of a CSV or XLSX file.
+
+    Raise UnsupportedImportFile (415), ImportTooLarge (413: an archive expanding past the limit, or more
+    rows than the limit) or InvalidImport (422).
+    """
+    limits = limits or Limits()
+    xlsx = data.startswith((_XLSX_MAGIC, _EMPTY_ZIP_MAGIC))
+    table = _xlsx_table(data, limits) if xlsx else _csv_table(data, limits)
     problems = Problems()
     header = _header(table, problems)
-    reader = _RowReader(
-        header, problems, has_nul=b"\x00" in data or any("\x00" in c for _, r in table for c in r)
-    )
+    # A UTF-8 text holds NUL only where its bytes do; a workbook's cells are searched (its bytes are zipped).
+    has_nul = any("\x00" in c for _, r in table for c in r) if xlsx else b"\x00" in data
+    reader = _RowReader(header, problems, has_nul=has_nul)
     rows: list[ImportRow] = []
     seen: dict[str, int] = {}
     width = len(header)
     for number, cells in table[1:]:
-        if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+        if len(cells) > width and "".join(cells[width:]).strip():
             problems.add(number, "", f"{len(cells)} cells, but the header has {width} columns")
             continue
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():
             continue  # a blank row, as spreadsheets often end with
         row = reader.read(number, cells)
         if row is None:
@@ -135,7 +165,14 @@ def read_rows(data: bytes) -> list[ImportRow]:
 Table = list[tuple[int, list[str]]]
 
 
-def _csv_table(data: bytes) -> Table:
+def _too_many_rows(limits: Limits) -> ImportTooLarge:
+    return ImportTooLarge(
+        f"The file has more than {limits.max_rows} product rows (IMPORT_MAX_ROWS); split it",
+        max_rows=limits.max_rows,
+    )
+
+
+def _csv_table(data: bytes, limits: Limits) -> Table:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -148,7 +185,10 @@ def _csv_table(data: bytes) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     table: Table = []
     try:
-        table.extend((number, cells) for number, cells in enumerate(reader, start=1))
+        for number, cells in enumerate(reader, start=1):
+            if number > limits.max_rows + 1:  # the header, then at most max_rows rows
+                raise _too_many_rows(limits)
+            table.append((number, cells))
     except csv.Error as error:
         problems = Problems()
         problems.add(len(table) + 1, "", f"not valid CSV: {error}")
@@ -156,16 +196,74 @@ def _csv_table(data: bytes) -> Table:
     return table
 
 
-def _xlsx_table(data: bytes) -> Table:
+def _xlsx_table(data: bytes, limits: Limits) -> Table:
+    check_archive(data, limits)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         with workbook:
-            cells = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+            sheet = workbook.get_sheet_by_index(0)
+            if sheet.height > limits.max_rows + 1:
+                raise _too_many_rows(limits)
+            cells = sheet.to_python(skip_empty_area=False)
     except (CalamineError, ValueError, OSError) as error:
         raise UnsupportedImportFile(
             f"The file looks like an archive but is not a readable XLSX workbook ({error})"
         ) from error
     return [(number, [_cell_text(cell) for cell in row]) for number, row in enumerate(cells, start=1)]
+
+
+def check_archive(data: bytes, limits: Limits) -> None:
+    """Refuse an archive that is no workbook (415) or would expand past the limits (413), before parsing.
+
+    The central directory is checked first (entry count, the declared sizes and each entry's ratio);
+    then every entry is inflated once into nothing, counting bytes: a declared size can lie, and an
+    entry inflating past what it declares fails its length or CRC check here, never in the parser.
+    """
+    too_large = ImportTooLarge(
+        "The workbook expands to more than the import reads "
+        f"(IMPORT_MAX_UNCOMPRESSED_BYTES, {limits.max_uncompressed_bytes} bytes)",
+        max_uncompressed_bytes=limits.max_uncompressed_bytes,
+    )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            names = {entry.filename for entry in entries}
+            if not all(part in names for part in _WORKBOOK_PARTS):
+                raise UnsupportedImportFile(
+                    "The file is a ZIP archive but not an XLSX workbook (no xl/workbook.xml)"
+                )
+            if len(entries) > MAX_ZIP_ENTRIES:
+                raise ImportTooLarge(f"The workbook has {len(entries)} parts; at most {MAX_ZIP_ENTRIES}")
+            if sum(entry.file_size for entry in entries) > limits.max_uncompressed_bytes:
+                raise too_large
+            for entry in entries:
+                if entry.file_size > _RATIO_FLOOR and entry.file_size > MAX_ZIP_RATIO * max(
+                    entry.compress_size, 1
+                ):
+                    raise ImportTooLarge(
+                        f"A part of the workbook ({entry.filename}) expands more than {MAX_ZIP_RATIO} "
+                        "times: refused as a possible ZIP bomb"
+                    )
+            inflated = 0
+            for entry in entries:
+                with archive.open(entry) as part:
+                    while chunk := part.read(1024 * 1024):
+                        inflated += len(chunk)
+                        if inflated > limits.max_uncompressed_bytes:
+                            raise too_large
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        ValueError,
+        OSError,
+        EOFError,
+    ) as error:
+        # NotImplementedError: a compression method zipfile lacks; RuntimeError: an encrypted part
+        raise UnsupportedImportFile(
+            f"The file looks like an archive but is not a readable XLSX workbook ({error})"
+        ) from error
 
 
 def _cell_text(cell: Any) -> str:
@@ -217,13 +315,14 @@ class _RowReader:
         if len(cells) < self.width:
             cells = cells + [""] * (self.width - len(cells))
         values = [cells[index] if index >= 0 else "" for index in self.fields]
-        for at, value in enumerate(values):
-            if value[:1] == "'" and value[1:2].startswith(_FORMULA_STARTS):
-                values[at] = value[1:]
-            if self.has_nul and "\x00" in value:
-                problems.add(number, READ_COLUMNS[at], "must not contain NUL bytes")
-        if len(problems.items) > before:
-            return None
+        if self.has_nul or "'" in "".join(values):  # most rows have neither: one search, no loop
+            for at, value in enumerate(values):
+                if value[:1] == "'" and value[1:2].startswith(_FORMULA_STARTS):
+                    values[at] = value[1:]
+                if self.has_nul and "\x00" in value:
+                    problems.add(number, READ_COLUMNS[at], "must not contain NUL bytes")
+            if len(problems.items) > before:
+                return None
         sku, name, description, category, price_cents, cost, stock, active, price = values
         sku = sku.strip()
         if not _SKU.fullmatch(sku):

@@ -5,7 +5,8 @@ The file is read and checked before the transaction starts (catalog/importing.py
 transaction: imports queue on one advisory lock, the products of known SKUs are locked in ascending id
 and their stock rows in ascending variant id (the order of docs/inventory.md), the rules that need the
 database are checked (stock never below reserved, a new SKU needs a name and a price), and everything is
-written in batches, stock movements included. Any problem raises before commit: nothing is written.
+written in batches, stock movements and the product events (one per created or changed product)
+included. Any problem raises before commit: nothing is written.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ from sqlalchemy import Integer, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shopwright.catalog import bulk
+from shopwright.catalog import bulk, events
 from shopwright.catalog.bulk import Current, NewProduct
 from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.errors import ImportConflict
-from shopwright.catalog.importing import ImportRow, Problems, category_paths, path_key, read_rows
+from shopwright.catalog.events import PRODUCT_CREATED, PRODUCT_UPDATED
+from shopwright.catalog.importing import (
+    ImportRow,
+    Limits,
+    Problems,
+    category_paths,
+    path_key,
+    read_rows,
+)
 from shopwright.db import copy_rows, is_postgres, staged_update, table_of, utcnow, violated_constraint
 from shopwright.inventory.models import IMPORT, StockLevel
 from shopwright.inventory.movements import Change, record
@@ -59,13 +68,19 @@ class _Plan:
     stock: list[tuple[int, int, int | None]] = field(
         default_factory=list
     )  # variant, units, old (None: no row)
+    touched: set[int] = field(default_factory=set)  # existing products with any change: product.updated
 
 
 def import_products(
-    session: Session, data: bytes, *, actor_id: int | None = None, progress: Progress | None = None
+    session: Session,
+    data: bytes,
+    *,
+    actor_id: int | None = None,
+    progress: Progress | None = None,
+    limits: Limits | None = None,
 ) -> ImportResult:
     """Create or update products from a CSV or XLSX file by SKU, all or nothing; return the counts."""
-    rows = read_rows(data)  # 415 / 422 before any database work
+    rows = read_rows(data, limits)  # 413 / 415 / 422 before any database work
     tick = progress or (lambda _n: None)
     tick(len(rows) // 2)
     try:
@@ -92,18 +107,24 @@ def _import(session: Session, rows: list[ImportRow], actor_id: int | None, tick:
     categories, made = bulk.ensure_categories(session, category_paths(rows))
     result = ImportResult(categories_created=made)
     plan = _plan(rows, current, stock, categories, result)
-    new_variants = []
-    for part in bulk.chunks(plan.new, BATCH):
-        new_variants += bulk.insert_products(session, [_new_product(row, categories) for row in part])
-    plan.stock += [(v, row.stock_quantity or 0, None) for v, row in zip(new_variants, plan.new, strict=True)]
+    # (product id, variant id) of each new row, in file order
+    created = bulk.insert_products(session, [_new_product(row, categories) for row in plan.new])
+    plan.stock += [(v, row.stock_quantity or 0, None) for (_, v), row in zip(created, plan.new, strict=True)]
     bulk.update_products(
         session, [{"product": pid, **fields} for pid, fields in sorted(plan.products.items())]
     )
     bulk.update_variants(session, plan.variants)
     bulk.refresh_min_prices(session, sorted(plan.repriced))
     _write_stock(session, plan.stock, actor_id)
+    _events(session, [product for product, _ in created], sorted(plan.touched))
     tick(len(rows) - len(rows) // 2)
     return result
+
+
+def _events(session: Session, created: list[int], updated: list[int]) -> None:
+    """One product.created per new product, one product.updated per changed one (none if unchanged)."""
+    events.publish_products(session, PRODUCT_CREATED, created)
+    events.publish_products(session, PRODUCT_UPDATED, updated)
 
 
 def _lock_stock(session: Session, variant_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -178,6 +199,8 @@ def _plan(
         if row.stock_quantity is not None and (level is None or level[0] != row.stock_quantity):
             plan.stock.append((found.variant_id, row.stock_quantity, None if level is None else level[0]))
             changed = True
+        if changed:
+            plan.touched.add(found.product_id)
         result.updated += changed
         result.unchanged += not changed
     return plan

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, field_validator
 from werkzeug.datastructures import FileStorage as UploadedFile
 
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id
-from shopwright.catalog.importing import csv_lines
+from shopwright.catalog.importing import Limits, csv_lines
 from shopwright.db import get_session
 from shopwright.inventory import exporting, importing, movements
 from shopwright.inventory.schemas import ImportResultOut, MovementOut, StockPath
@@ -60,7 +60,10 @@ class ImportForm(InputModel):
 @body_limit("IMPORT_MAX_BYTES")
 @admin_required
 def import_products(form: ImportForm) -> Result:
-    result = importing.import_products(get_session(), form.file.read(), actor_id=current_user_id())
+    limits = Limits.of(current_app.extensions["shopwright.settings"])
+    result = importing.import_products(
+        get_session(), form.file.read(), actor_id=current_user_id(), limits=limits
+    )
     return respond(ImportResultOut, result)
 
 
