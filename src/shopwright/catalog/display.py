@@ -1,7 +1,7 @@
 """How the catalog shows a product: one row shape and one serialiser for every answer that carries one.
 
 Lists, product detail, recommendations and the admin's writes all select `PRODUCT` (a product with its
-category's name and slug, one LEFT JOIN) and turn a row plus its variants into JSON with `product_json`,
+category's name and slug) and turn a row plus its variants into JSON with `product_json`,
 which builds exactly what `schemas.ProductOut` documents (tests/api/test_catalog_list_output.py holds the
 two together). The variants with their stock come from the inventory domain
 (`inventory.service.variants_for_sale`), which sits above the catalog.
@@ -22,22 +22,31 @@ from shopwright.schemas import iso_utc
 
 _P, _C = table_of(Product), table_of(Category)
 
+
+def _category(column: Any) -> Any:
+    """The product's category's `column`, looked up for each row the statement returns."""
+    return select(column).where(_C.c.id == _P.c.category_id).scalar_subquery()
+
+
 # What an answer shows of a product, by name: rows are read as row.id, row.category_name, ….
+# The category comes from subqueries, not a join: a page then looks it up for its own rows only. With the
+# join, a misjudged count of matches (PostgreSQL guesses a row comparison by its first column: after a
+# cursor among unrated products, "none") let the planner join and sort every match before the LIMIT.
 PRODUCT = select(
     _P.c.id,
     _P.c.name,
     _P.c.slug,
     _P.c.description,
     _P.c.category_id,
-    _C.c.name.label("category_name"),
-    _C.c.slug.label("category_slug"),
+    _category(_C.c.name).label("category_name"),
+    _category(_C.c.slug).label("category_slug"),
     _P.c.min_price_cents,
     _P.c.currency,
     _P.c.rating_avg,
     _P.c.rating_count,
     _P.c.created_at,
     _P.c.updated_at,
-).select_from(_P.outerjoin(_C, _C.c.id == _P.c.category_id))
+)
 
 # Statements are built once: building one and computing its cache key costs about as much as running it.
 _BY_ID = PRODUCT.add_columns(_P.c.is_active, _P.c.deleted_at).where(_P.c.id == bindparam("product_id"))
