@@ -341,19 +341,22 @@ def rebuild_statements(dialect: str) -> list[str]:
     return statements
 
 
-def rebuild(session: Session) -> None:
-    """Recompute the whole rollup from the orders; runs inside the caller's transaction."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        # Writers wait while it runs (and it waits for theirs): a sync cannot slip between delete and refill.
-        session.execute(text("LOCK TABLE sales_orders, sales_days, sales_products IN EXCLUSIVE MODE"))
-    for statement in rebuild_statements(dialect):
-        session.execute(text(statement))
+def rebuild(session: Session) -> int:
+    """Recompute the whole rollup from the orders in one transaction; return how many orders count.
 
-
-def applied_orders(session: Session) -> int:
-    """Count the orders the rollup holds as counted (the rebuild command reports it)."""
-    return int(
-        session.scalar(select(func.count()).select_from(SalesOrder).where(SalesOrder.paid_day.is_not(None)))
-        or 0
-    )
+    A repair tool (`flask rebuild-sales-rollup`): the rollup is kept by sync_order and never needs it
+    unless orders were changed behind the use cases' back.
+    """
+    with session.begin():
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            # Syncs wait while it runs (and it waits for theirs): none can slip between delete and refill.
+            session.execute(text("LOCK TABLE sales_orders, sales_days, sales_products IN EXCLUSIVE MODE"))
+        for statement in rebuild_statements(dialect):
+            session.execute(text(statement))
+        return int(
+            session.scalar(
+                select(func.count()).select_from(SalesOrder).where(SalesOrder.paid_day.is_not(None))
+            )
+            or 0
+        )

@@ -158,8 +158,9 @@ def pieces(window: Window) -> list[tuple[str, date, date]]:
 
 
 def _month_end(day: date) -> date:
-    following = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
-    return following - timedelta(days=1)
+    if day.month == 12:
+        return date(day.year, 12, 31)
+    return date(day.year, day.month + 1, 1) - timedelta(days=1)
 
 
 def _in_pieces(window: Window) -> ColumnElement[bool]:
