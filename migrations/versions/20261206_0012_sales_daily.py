@@ -1,4 +1,5 @@
-"""sales rollup: counted sales per day of payment, per product per day/month/year, and per order
+"""sales rollup: counted sales per day of payment, per product per day/month/year, per order; orders
+per status by day of creation; pending orders by creation time
 
 Revision ID: 0012
 Revises: 0011
@@ -25,6 +26,8 @@ def upgrade() -> None:
     op.create_table(
         "sales_orders",
         sa.Column("order_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=True),
+        sa.Column("created_day", sa.Date(), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("paid_day", sa.Date(), nullable=True),
         sa.Column("net_cents", sa.BigInteger(), server_default="0", nullable=False),
@@ -38,6 +41,21 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("paid_day IS NOT NULL"),
         sqlite_where=sa.text("paid_day IS NOT NULL"),
+    )
+    op.create_table(
+        "order_statuses",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("orders", sa.BigInteger(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("day", "status", name=op.f("pk_order_statuses")),
+    )
+    op.create_index(
+        "ix_orders_pending_created",
+        "orders",
+        ["created_at"],
+        unique=False,
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
     )
     op.create_table(
         "sales_days",
@@ -64,24 +82,34 @@ def upgrade() -> None:
 def _backfill(dialect: str) -> list[str]:
     if dialect == "postgresql":
         day = "(o.paid_at AT TIME ZONE 'UTC')::date"
+        created = "(o.created_at AT TIME ZONE 'UTC')::date"
         month = "date_trunc('month', s.paid_day)::date"
         year = "date_trunc('year', s.paid_day)::date"
         net = "GREATEST(o.subtotal_cents - o.discount_cents - COALESCE(p.refunded_cents, 0), 0)"
     else:
         day = "date(o.paid_at)"
+        created = "date(o.created_at)"
         month = "date(s.paid_day, 'start of month')"
         year = "date(s.paid_day, 'start of year')"
         net = "MAX(o.subtotal_cents - o.discount_cents - COALESCE(p.refunded_cents, 0), 0)"
+    counted = "o.status IN ('paid', 'shipped', 'delivered') AND o.paid_at IS NOT NULL"
     statements = [
-        f"""INSERT INTO sales_orders (order_id, user_id, paid_day, net_cents, cost_cents)
-        SELECT o.id, o.user_id, {day}, {net},
-               COALESCE((SELECT sum(i.unit_cost_cents * i.quantity)
-                         FROM order_items i WHERE i.order_id = o.id), 0)
+        f"""INSERT INTO sales_orders (order_id, status, created_day, user_id, paid_day, net_cents, cost_cents)
+        SELECT o.id, o.status, {created},
+               CASE WHEN {counted} THEN o.user_id END,
+               CASE WHEN {counted} THEN {day} END,
+               CASE WHEN {counted} THEN {net} ELSE 0 END,
+               CASE WHEN {counted} THEN COALESCE((SELECT sum(i.unit_cost_cents * i.quantity)
+                                                  FROM order_items i WHERE i.order_id = o.id), 0)
+                    ELSE 0 END
         FROM orders o
         LEFT JOIN payments p ON p.order_id = o.id AND p.status = 'succeeded'
-        WHERE o.status IN ('paid', 'shipped', 'delivered') AND o.paid_at IS NOT NULL""",  # noqa: S608
+        WHERE o.status <> 'pending'""",  # noqa: S608
+        """INSERT INTO order_statuses (day, status, orders)
+        SELECT created_day, status, count(*) FROM sales_orders GROUP BY created_day, status""",
         """INSERT INTO sales_days (day, orders, revenue_cents, cost_cents)
-        SELECT paid_day, count(*), sum(net_cents), sum(cost_cents) FROM sales_orders GROUP BY paid_day""",
+        SELECT paid_day, count(*), sum(net_cents), sum(cost_cents) FROM sales_orders
+        WHERE paid_day IS NOT NULL GROUP BY paid_day""",
     ]
     revenue = (
         "i.line_total_cents - CASE WHEN o.subtotal_cents - s.net_cents > 0 THEN "
@@ -89,12 +117,14 @@ def _backfill(dialect: str) -> list[str]:
     )
     for grain, period in (("d", "s.paid_day"), ("m", month), ("y", year)):
         statements.append(
+            # Built from this module's constants only.
             f"""INSERT INTO sales_products (grain, period, product_id, units, revenue, cost_cents)
             SELECT '{grain}', {period}, i.product_id, sum(i.quantity), sum({revenue}),
                    sum(i.unit_cost_cents * i.quantity)
             FROM sales_orders s
             JOIN orders o ON o.id = s.order_id
             JOIN order_items i ON i.order_id = s.order_id
+            WHERE s.paid_day IS NOT NULL
             GROUP BY {period}, i.product_id"""  # noqa: S608
         )
     return statements
@@ -103,5 +133,7 @@ def _backfill(dialect: str) -> list[str]:
 def downgrade() -> None:
     op.drop_table("sales_products")
     op.drop_table("sales_days")
+    op.drop_index("ix_orders_pending_created", table_name="orders")
+    op.drop_table("order_statuses")
     op.drop_index("ix_sales_orders_paid_day_user", table_name="sales_orders")
     op.drop_table("sales_orders")

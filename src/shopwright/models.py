@@ -8,7 +8,7 @@ from shopwright.idempotency import IdempotencyKey
 from shopwright.inventory.models import StockLevel, StockMovement
 from shopwright.notifications.models import Email, WebhookDelivery, WebhookEndpoint
 from shopwright.orders.models import Order, OrderItem
-from shopwright.orders.rollup import SalesDay, SalesOrder, SalesProduct
+from shopwright.orders.rollup import OrderStatusDay, SalesDay, SalesOrder, SalesProduct
 from shopwright.outbox import Event
 from shopwright.payments.models import Payment, Refund, WebhookEvent
 from shopwright.promotions.models import Voucher, VoucherRedemption
@@ -24,6 +24,7 @@ __all__ = [
     "IdempotencyKey",
     "Order",
     "OrderItem",
+    "OrderStatusDay",
     "PasswordResetToken",
     "Payment",
     "Product",

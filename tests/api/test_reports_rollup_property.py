@@ -173,11 +173,16 @@ def _rollup_rows(session: Session) -> dict[str, Any]:
         if row.units or row.revenue or row.cost_cents
     }
     orders = {
-        (row.order_id, row.user_id, row.paid_day, row.net_cents, row.cost_cents)
+        (row.order_id, row.status, row.created_day, row.user_id, row.paid_day, row.net_cents, row.cost_cents)
         for row in session.scalars(select(rollup.SalesOrder))
-        if row.paid_day is not None
+        if row.status is not None
     }
-    return {"days": days, "products": products, "orders": orders}
+    statuses = {
+        (row.day, row.status, row.orders)
+        for row in session.scalars(select(rollup.OrderStatusDay))
+        if row.orders
+    }
+    return {"days": days, "products": products, "orders": orders, "statuses": statuses}
 
 
 @settings(
@@ -223,3 +228,4 @@ def test_the_rollup_reports_equal_the_live_definition(
     else:
         assert kept["orders"] == rebuilt["orders"]
         assert kept["days"] == rebuilt["days"]
+        assert kept["statuses"] == rebuilt["statuses"]

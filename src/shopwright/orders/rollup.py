@@ -11,16 +11,19 @@ An order counts when its status is paid, shipped or delivered and it has a `paid
   it can and single days only at its ragged ends;
 - its customer and revenue under its day (`sales_orders`, one row per order ever synced: what this
   module last applied, so the next sync knows what to take back).
+Every order that is not pending also adds 1 to its status on its UTC day of creation (`order_statuses`,
+the dashboard's orders_by_status; pending orders are read from the orders' own partial index).
 
 `sync_order(session, order_id)` is the only writer. It is idempotent and state-based: it locks the
 order's `sales_orders` row, reads the order as it is now (in this transaction), and applies the
 difference between that and what the row says was applied before, as atomic deltas
 (`INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x`): two transactions adding to the same day and
 product both land, and nothing is read into Python and written back. Every use case that makes an order
-count, stop counting, or changes its refunded amount calls it once, last, inside its transaction.
+count, stop counting, changes its status or its refunded amount calls it once, last, in its transaction.
 
-Lock order (after the caller's own locks): the order's `sales_orders` row, then `sales_days` rows, then
-`sales_products` rows in ascending (grain, period, product_id).
+Lock order (after the caller's own locks): the order's `sales_orders` row, then `order_statuses` rows in
+ascending (day, status), `sales_days` rows in ascending day, `sales_products` rows in ascending (grain,
+period, product_id).
 
 `rebuild(session)` recomputes everything from the orders with set-based SQL (`flask rebuild-sales-rollup`).
 """
@@ -57,6 +60,8 @@ from shopwright.db import Base
 from shopwright.orders.models import COUNTED_STATUSES, Order, OrderItem
 from shopwright.payments.models import Payment, PaymentStatus
 
+PENDING = "pending"
+
 GRAINS = ("d", "m", "y")
 
 
@@ -75,11 +80,25 @@ class SalesOrder(Base):
     )
 
     order_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # The status it is counted under in `order_statuses` (by its UTC day of creation); NULL while pending.
+    status: Mapped[str | None] = mapped_column(String(16))
+    created_day: Mapped[date | None] = mapped_column(Date)
     user_id: Mapped[int | None] = mapped_column(Integer)
     # NULL while the order does not count.
     paid_day: Mapped[date | None] = mapped_column(Date)
     net_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     cost_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class OrderStatusDay(Base):
+    """How many orders created on a UTC day have each status now, pending excepted (the dashboard's
+    orders_by_status reads pending orders, which are few, from the orders' own index)."""
+
+    __tablename__ = "order_statuses"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    orders: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class SalesDay(Base):
@@ -109,13 +128,16 @@ class SalesProduct(Base):
 
 @dataclass(frozen=True)
 class _Applied:
-    """An order's contribution: None day = it does not count."""
+    """An order's contribution: to `order_statuses` unless `status` is None (pending), to the sales unless
+    `paid_day` is None (it does not count)."""
 
     paid_day: date | None
     user_id: int | None
     net_cents: int
     cost_cents: int
     subtotal_cents: int
+    status: str | None = None
+    created_day: date | None = None
 
 
 _NOTHING = _Applied(None, None, 0, 0, 0)
@@ -136,13 +158,19 @@ def sync_order(session: Session, order_id: int) -> None:
     if now == before:
         return
     deltas = [(-1, before), (1, now)]
+    _add_statuses(session, deltas)
     _add_days(session, deltas)
     _add_products(session, order_id, deltas)
     session.execute(
         update(SalesOrder)
         .where(SalesOrder.order_id == order_id)
         .values(
-            user_id=now.user_id, paid_day=now.paid_day, net_cents=now.net_cents, cost_cents=now.cost_cents
+            status=now.status,
+            created_day=now.created_day,
+            user_id=now.user_id,
+            paid_day=now.paid_day,
+            net_cents=now.net_cents,
+            cost_cents=now.cost_cents,
         )
     )
 
@@ -165,9 +193,7 @@ def _lock_applied(session: Session, order_id: int) -> _Applied:
         if inserted is not None:  # ours, locked until commit
             return _NOTHING
         row = session.execute(locked.execution_options(populate_existing=True)).scalar_one()
-    if row.paid_day is None:
-        return _NOTHING
-    return _Applied(row.paid_day, row.user_id, row.net_cents, row.cost_cents, 0)
+    return _Applied(row.paid_day, row.user_id, row.net_cents, row.cost_cents, 0, row.status, row.created_day)
 
 
 def _current(session: Session, order_id: int) -> tuple[_Applied, int]:
@@ -186,6 +212,7 @@ def _current(session: Session, order_id: int) -> tuple[_Applied, int]:
     row = session.execute(
         select(
             Order.status,
+            Order.created_at,
             Order.user_id,
             Order.paid_at,
             Order.subtotal_cents,
@@ -197,14 +224,33 @@ def _current(session: Session, order_id: int) -> tuple[_Applied, int]:
     if row is None:
         return _NOTHING, 0
     subtotal = int(row.subtotal_cents)
+    listed = {} if row.status == PENDING else {"status": row.status, "created_day": utc_day(row.created_at)}
     if row.status not in COUNTED_STATUSES or row.paid_at is None:
-        return _NOTHING, subtotal
+        return replace(_NOTHING, **listed), subtotal
     net = max(subtotal - int(row.discount_cents) - int(row.refunded), 0)
-    return _Applied(utc_day(row.paid_at), row.user_id, net, int(row.cost), subtotal), subtotal
+    counted = _Applied(utc_day(row.paid_at), row.user_id, net, int(row.cost), subtotal, **listed)
+    return counted, subtotal
 
 
 def utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
+
+
+def _add_statuses(session: Session, deltas: list[tuple[int, _Applied]]) -> None:
+    counts: dict[tuple[date, str], int] = {}
+    for sign, applied in deltas:
+        if applied.status is not None and applied.created_day is not None:
+            key = (applied.created_day, applied.status)
+            counts[key] = counts.get(key, 0) + sign
+    rows = [{"day": day, "status": status, "orders": n} for (day, status), n in sorted(counts.items()) if n]
+    if not rows:
+        return
+    insert = _upsert(session)(OrderStatusDay).values(rows)
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["day", "status"], set_={"orders": OrderStatusDay.orders + insert.excluded.orders}
+        )
+    )
 
 
 def _add_days(session: Session, deltas: list[tuple[int, _Applied]]) -> None:
@@ -300,27 +346,38 @@ def rebuild_statements(dialect: str) -> list[str]:
     """The set-based SQL that fills the rollup from the orders (the rebuild and migration 0012 run it)."""
     if dialect == "postgresql":
         day = "(o.paid_at AT TIME ZONE 'UTC')::date"
+        created = "(o.created_at AT TIME ZONE 'UTC')::date"
         month = "date_trunc('month', s.paid_day)::date"
         year = "date_trunc('year', s.paid_day)::date"
         net = "GREATEST(o.subtotal_cents - o.discount_cents - COALESCE(p.refunded_cents, 0), 0)"
     else:
         day = "date(o.paid_at)"
+        created = "date(o.created_at)"
         month = "date(s.paid_day, 'start of month')"
         year = "date(s.paid_day, 'start of year')"
         net = "MAX(o.subtotal_cents - o.discount_cents - COALESCE(p.refunded_cents, 0), 0)"
+    counted = "o.status IN ('paid', 'shipped', 'delivered') AND o.paid_at IS NOT NULL"
     statements = [
         "DELETE FROM sales_products",
         "DELETE FROM sales_days",
+        "DELETE FROM order_statuses",
         "DELETE FROM sales_orders",
-        f"""INSERT INTO sales_orders (order_id, user_id, paid_day, net_cents, cost_cents)
-        SELECT o.id, o.user_id, {day}, {net},
-               COALESCE((SELECT sum(i.unit_cost_cents * i.quantity)
-                         FROM order_items i WHERE i.order_id = o.id), 0)
+        f"""INSERT INTO sales_orders (order_id, status, created_day, user_id, paid_day, net_cents, cost_cents)
+        SELECT o.id, o.status, {created},
+               CASE WHEN {counted} THEN o.user_id END,
+               CASE WHEN {counted} THEN {day} END,
+               CASE WHEN {counted} THEN {net} ELSE 0 END,
+               CASE WHEN {counted} THEN COALESCE((SELECT sum(i.unit_cost_cents * i.quantity)
+                                                  FROM order_items i WHERE i.order_id = o.id), 0)
+                    ELSE 0 END
         FROM orders o
         LEFT JOIN payments p ON p.order_id = o.id AND p.status = 'succeeded'
-        WHERE o.status IN ('paid', 'shipped', 'delivered') AND o.paid_at IS NOT NULL""",  # noqa: S608
+        WHERE o.status <> 'pending'""",  # noqa: S608
+        """INSERT INTO order_statuses (day, status, orders)
+        SELECT created_day, status, count(*) FROM sales_orders GROUP BY created_day, status""",
         """INSERT INTO sales_days (day, orders, revenue_cents, cost_cents)
-        SELECT paid_day, count(*), sum(net_cents), sum(cost_cents) FROM sales_orders GROUP BY paid_day""",
+        SELECT paid_day, count(*), sum(net_cents), sum(cost_cents) FROM sales_orders
+        WHERE paid_day IS NOT NULL GROUP BY paid_day""",
     ]
     # The same expression as line_revenue(): NUMERIC shares summed unrounded.
     revenue = (
@@ -336,6 +393,7 @@ def rebuild_statements(dialect: str) -> list[str]:
             FROM sales_orders s
             JOIN orders o ON o.id = s.order_id
             JOIN order_items i ON i.order_id = s.order_id
+            WHERE s.paid_day IS NOT NULL
             GROUP BY {period}, i.product_id"""  # noqa: S608
         )
     return statements
@@ -351,7 +409,9 @@ def rebuild(session: Session) -> int:
         dialect = session.get_bind().dialect.name
         if dialect == "postgresql":
             # Syncs wait while it runs (and it waits for theirs): none can slip between delete and refill.
-            session.execute(text("LOCK TABLE sales_orders, sales_days, sales_products IN EXCLUSIVE MODE"))
+            session.execute(
+                text("LOCK TABLE sales_orders, order_statuses, sales_days, sales_products IN EXCLUSIVE MODE")
+            )
         for statement in rebuild_statements(dialect):
             session.execute(text(statement))
         return int(
