@@ -1,4 +1,4 @@
-"""sales rollup: counted sales per day of payment, per product per day/month/year, per order; orders
+"""sales rollup: counted sales per day of payment, per product per day/month/quarter/year, per order; orders
 per status by day of creation; pending orders by creation time
 
 Revision ID: 0012
@@ -84,12 +84,17 @@ def _backfill(dialect: str) -> list[str]:
         day = "(o.paid_at AT TIME ZONE 'UTC')::date"
         created = "(o.created_at AT TIME ZONE 'UTC')::date"
         month = "date_trunc('month', s.paid_day)::date"
+        quarter = "date_trunc('quarter', s.paid_day)::date"
         year = "date_trunc('year', s.paid_day)::date"
         net = "GREATEST(o.subtotal_cents - o.discount_cents - COALESCE(p.refunded_cents, 0), 0)"
     else:
         day = "date(o.paid_at)"
         created = "date(o.created_at)"
         month = "date(s.paid_day, 'start of month')"
+        quarter = (
+            "date(s.paid_day, 'start of month', "
+            "'-' || ((CAST(strftime('%m', s.paid_day) AS INTEGER) - 1) % 3) || ' months')"
+        )
         year = "date(s.paid_day, 'start of year')"
         net = "MAX(o.subtotal_cents - o.discount_cents - COALESCE(p.refunded_cents, 0), 0)"
     counted = "o.status IN ('paid', 'shipped', 'delivered') AND o.paid_at IS NOT NULL"
@@ -115,7 +120,7 @@ def _backfill(dialect: str) -> list[str]:
         "i.line_total_cents - CASE WHEN o.subtotal_cents - s.net_cents > 0 THEN "
         "1.0 * i.line_total_cents * (o.subtotal_cents - s.net_cents) / o.subtotal_cents ELSE 0 END"
     )
-    for grain, period in (("d", "s.paid_day"), ("m", month), ("y", year)):
+    for grain, period in (("d", "s.paid_day"), ("m", month), ("q", quarter), ("y", year)):
         statements.append(
             # Built from this module's constants only.
             f"""INSERT INTO sales_products (grain, period, product_id, units, revenue, cost_cents)

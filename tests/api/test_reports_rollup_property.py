@@ -229,3 +229,7 @@ def test_the_rollup_reports_equal_the_live_definition(
         assert kept["orders"] == rebuilt["orders"]
         assert kept["days"] == rebuilt["days"]
         assert kept["statuses"] == rebuilt["statuses"]
+        # Float revenue may differ in its last bits: the rest of each product row must match.
+        assert {row[:4] + row[5:] for row in kept["products"]} == {
+            row[:4] + row[5:] for row in rebuilt["products"]
+        }

@@ -6,9 +6,9 @@ An order counts when its status is paid, shipped or delivered and it has a `paid
   `refunded_cents`, which a refund reserves at once and a refused refund gives back), its cost (lines'
   unit cost x quantity) and 1 order to its UTC day of payment (`sales_days`);
 - per product, its lines' units, cost and revenue: each line's total less its pro-rata part of the cut
-  (`line x cut / subtotal`, worked out in NUMERIC as the live definition does), to the day, month and
-  year of payment (`sales_products`, grain `d`/`m`/`y`), so a window reads whole years and months where
-  it can and single days only at its ragged ends;
+  (`line x cut / subtotal`, worked out in NUMERIC as the live definition does), to the day, month,
+  quarter and year of payment (`sales_products`, grain `d`/`m`/`q`/`y`), so a window reads whole years,
+  quarters and months where it can and single days only at its ragged ends;
 - its customer and revenue under its day (`sales_orders`, one row per order ever synced: what this
   module last applied, so the next sync knows what to take back).
 Every order that is not pending also adds 1 to its status on its UTC day of creation (`order_statuses`,
@@ -62,7 +62,7 @@ from shopwright.payments.models import Payment, PaymentStatus
 
 PENDING = "pending"
 
-GRAINS = ("d", "m", "y")
+GRAINS = ("d", "m", "q", "y")
 
 
 class SalesOrder(Base):
@@ -113,8 +113,8 @@ class SalesDay(Base):
 
 
 class SalesProduct(Base):
-    """One product's counted sales in a day, month or year of payment (`grain` d/m/y, `period` its first
-    day). `revenue` is exact NUMERIC: pro-rata shares are summed unrounded and rounded when read."""
+    """One product's counted sales in a day, month, quarter or year of payment (`grain` d/m/q/y, `period`
+    its first day). `revenue` is exact NUMERIC: pro-rata shares are summed unrounded and rounded when read."""
 
     __tablename__ = "sales_products"
 
@@ -144,8 +144,9 @@ _NOTHING = _Applied(None, None, 0, 0, 0)
 
 
 def periods(day: date) -> dict[str, date]:
-    """Return the first day of the day, month and year a day belongs to, by grain."""
-    return {"d": day, "m": day.replace(day=1), "y": day.replace(month=1, day=1)}
+    """Return the first day of the day, month, quarter and year a day belongs to, by grain."""
+    quarter = day.replace(month=day.month - (day.month - 1) % 3, day=1)
+    return {"d": day, "m": day.replace(day=1), "q": quarter, "y": day.replace(month=1, day=1)}
 
 
 def sync_order(session: Session, order_id: int) -> None:
@@ -348,12 +349,17 @@ def rebuild_statements(dialect: str) -> list[str]:
         day = "(o.paid_at AT TIME ZONE 'UTC')::date"
         created = "(o.created_at AT TIME ZONE 'UTC')::date"
         month = "date_trunc('month', s.paid_day)::date"
+        quarter = "date_trunc('quarter', s.paid_day)::date"
         year = "date_trunc('year', s.paid_day)::date"
         net = "GREATEST(o.subtotal_cents - o.discount_cents - COALESCE(p.refunded_cents, 0), 0)"
     else:
         day = "date(o.paid_at)"
         created = "date(o.created_at)"
         month = "date(s.paid_day, 'start of month')"
+        quarter = (
+            "date(s.paid_day, 'start of month', "
+            "'-' || ((CAST(strftime('%m', s.paid_day) AS INTEGER) - 1) % 3) || ' months')"
+        )
         year = "date(s.paid_day, 'start of year')"
         net = "MAX(o.subtotal_cents - o.discount_cents - COALESCE(p.refunded_cents, 0), 0)"
     counted = "o.status IN ('paid', 'shipped', 'delivered') AND o.paid_at IS NOT NULL"
@@ -384,7 +390,7 @@ def rebuild_statements(dialect: str) -> list[str]:
         "i.line_total_cents - CASE WHEN o.subtotal_cents - s.net_cents > 0 THEN "
         "1.0 * i.line_total_cents * (o.subtotal_cents - s.net_cents) / o.subtotal_cents ELSE 0 END"
     )
-    for grain, period in (("d", "s.paid_day"), ("m", month), ("y", year)):
+    for grain, period in (("d", "s.paid_day"), ("m", month), ("q", quarter), ("y", year)):
         statements.append(
             # Built from this module's constants only.
             f"""INSERT INTO sales_products (grain, period, product_id, units, revenue, cost_cents)

@@ -145,23 +145,29 @@ def refunded_per_order() -> Select[int, int]:
 def pieces(window: Window) -> list[tuple[str, date, date]]:
     """Cut a window into runs of rollup periods: (grain, first period, last period), both inclusive.
 
-    Whole years as years, whole months as months, the rest as days: a year is at most 2 runs of days
-    and 2 of months around its years.
+    Greedy from the first day: a whole year where one starts and fits, else a whole quarter, else a
+    whole month, else days up to the month's end. Any window is at most a few dozen rows per product:
+    up to 2 runs of days, 2 of months and 2 of quarters around its years.
     """
     first, last = window.first or date.min, window.last or date.max
     runs: list[tuple[str, date, date]] = []
     day = first
     while day <= last:
-        year_end = date(day.year, 12, 31)
-        if day.month == 1 and day.day == 1 and year_end <= last:
+        if day.month == 1 and day.day == 1 and date(day.year, 12, 31) <= last:
             until = last if last == date(last.year, 12, 31) else date(last.year - 1, 12, 31)
-            runs.append(("y", day, date(until.year, 1, 1)))
+            grain, period = "y", date(until.year, 1, 1)
+        elif day.day == 1 and day.month % 3 == 1 and _month_end(day.replace(month=day.month + 2)) <= last:
+            grain, period = "q", day
+            until = _month_end(day.replace(month=day.month + 2))
         elif day.day == 1 and _month_end(day) <= last:
-            until = min(year_end, last if _month_end(last) == last else last.replace(day=1) - timedelta(1))
-            runs.append(("m", day, until.replace(day=1)))
+            grain, period, until = "m", day, _month_end(day)
         else:
             until = min(_month_end(day), last)
-            runs.append(("d", day, until))
+            grain, period = "d", until
+        if runs and runs[-1][0] == grain and grain != "d":
+            runs[-1] = (grain, runs[-1][1], period)
+        else:
+            runs.append((grain, day, period))
         if until == date.max:
             break
         day = until + timedelta(days=1)
