@@ -1,5 +1,5 @@
-"""sales rollup: counted sales per day of payment, per product per day/month/quarter/year, per order; orders
-per status by day of creation; pending orders by creation time
+"""sales rollup: counted sales per day of payment, per product and per customer by period, per order;
+orders per status by day of creation; pending orders by creation time
 
 Revision ID: 0012
 Revises: 0011
@@ -75,6 +75,14 @@ def upgrade() -> None:
         sa.Column("cost_cents", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("grain", "period", "product_id", name=op.f("pk_sales_products")),
     )
+    op.create_table(
+        "sales_customers",
+        sa.Column("grain", sa.String(length=1), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("user_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("orders", sa.BigInteger(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("grain", "period", "user_id", name=op.f("pk_sales_customers")),
+    )
     for statement in _backfill(op.get_bind().dialect.name):
         op.execute(sa.text(statement))
 
@@ -132,10 +140,19 @@ def _backfill(dialect: str) -> list[str]:
             WHERE s.paid_day IS NOT NULL
             GROUP BY {period}, i.product_id"""  # noqa: S608
         )
+    for grain, period in (("m", month), ("q", quarter), ("y", year)):
+        statements.append(
+            f"""INSERT INTO sales_customers (grain, period, user_id, orders)
+            SELECT '{grain}', {period}, s.user_id, count(*)
+            FROM sales_orders s
+            WHERE s.paid_day IS NOT NULL
+            GROUP BY {period}, s.user_id"""  # noqa: S608
+        )
     return statements
 
 
 def downgrade() -> None:
+    op.drop_table("sales_customers")
     op.drop_table("sales_products")
     op.drop_table("sales_days")
     op.drop_index("ix_orders_pending_created", table_name="orders")

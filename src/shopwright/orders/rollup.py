@@ -11,8 +11,10 @@ An order counts when its status is paid, shipped or delivered and it has a `paid
   quarters and months where it can and single days only at its ragged ends;
 - its customer and revenue under its day (`sales_orders`, one row per order ever synced: what this
   module last applied, so the next sync knows what to take back).
-Every order that is not pending also adds 1 to its status on its UTC day of creation (`order_statuses`,
-the dashboard's orders_by_status; pending orders are read from the orders' own partial index).
+A counted order also adds 1 to its customer's month, quarter and year (`sales_customers`: distinct
+customers of a window). Every order that is not pending adds 1 to its status on its UTC day of creation
+(`order_statuses`, the dashboard's orders_by_status; pending orders are read from the orders' own
+partial index).
 
 `sync_order(session, order_id)` is the only writer. It is idempotent and state-based: it locks the
 order's `sales_orders` row, reads the order as it is now (in this transaction), and applies the
@@ -23,7 +25,7 @@ count, stop counting, changes its status or its refunded amount calls it once, l
 
 Lock order (after the caller's own locks): the order's `sales_orders` row, then `order_statuses` rows in
 ascending (day, status), `sales_days` rows in ascending day, `sales_products` rows in ascending (grain,
-period, product_id).
+period, product_id), `sales_customers` rows in ascending (grain, period, user_id).
 
 `rebuild(session)` recomputes everything from the orders with set-based SQL (`flask rebuild-sales-rollup`).
 """
@@ -126,6 +128,18 @@ class SalesProduct(Base):
     cost_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class SalesCustomer(Base):
+    """How many counted orders a customer paid in a month, quarter or year (`grain` m/q/y): the distinct
+    customers of a window are those of its whole periods here and of its days in `sales_orders`."""
+
+    __tablename__ = "sales_customers"
+
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    orders: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
 @dataclass(frozen=True)
 class _Applied:
     """An order's contribution: to `order_statuses` unless `status` is None (pending), to the sales unless
@@ -162,6 +176,7 @@ def sync_order(session: Session, order_id: int) -> None:
     _add_statuses(session, deltas)
     _add_days(session, deltas)
     _add_products(session, order_id, deltas)
+    _add_customers(session, deltas)
     session.execute(
         update(SalesOrder)
         .where(SalesOrder.order_id == order_id)
@@ -282,6 +297,30 @@ def _add_days(session: Session, deltas: list[tuple[int, _Applied]]) -> None:
     )
 
 
+def _add_customers(session: Session, deltas: list[tuple[int, _Applied]]) -> None:
+    counts: dict[tuple[str, date, int], int] = {}
+    for sign, applied in deltas:
+        if applied.paid_day is not None and applied.user_id is not None:
+            for grain, period in periods(applied.paid_day).items():
+                if grain != "d":  # days: sales_orders' own index
+                    key = (grain, period, applied.user_id)
+                    counts[key] = counts.get(key, 0) + sign
+    rows = [
+        {"grain": grain, "period": period, "user_id": user_id, "orders": n}
+        for (grain, period, user_id), n in sorted(counts.items())
+        if n
+    ]
+    if not rows:
+        return
+    insert = _upsert(session)(SalesCustomer).values(rows)
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["grain", "period", "user_id"],
+            set_={"orders": SalesCustomer.orders + insert.excluded.orders},
+        )
+    )
+
+
 def line_revenue(subtotal_cents: int, cut_cents: int) -> ColumnElement[Any]:
     """A line's revenue: its total less its pro-rata part of the order's cut, in NUMERIC on PostgreSQL
     (the `1.0 * line * cut / subtotal` of the live definition and of rebuild_statements, so the sums
@@ -364,6 +403,7 @@ def rebuild_statements(dialect: str) -> list[str]:
         net = "MAX(o.subtotal_cents - o.discount_cents - COALESCE(p.refunded_cents, 0), 0)"
     counted = "o.status IN ('paid', 'shipped', 'delivered') AND o.paid_at IS NOT NULL"
     statements = [
+        "DELETE FROM sales_customers",
         "DELETE FROM sales_products",
         "DELETE FROM sales_days",
         "DELETE FROM order_statuses",
@@ -402,6 +442,14 @@ def rebuild_statements(dialect: str) -> list[str]:
             WHERE s.paid_day IS NOT NULL
             GROUP BY {period}, i.product_id"""  # noqa: S608
         )
+    for grain, period in (("m", month), ("q", quarter), ("y", year)):
+        statements.append(
+            f"""INSERT INTO sales_customers (grain, period, user_id, orders)
+            SELECT '{grain}', {period}, s.user_id, count(*)
+            FROM sales_orders s
+            WHERE s.paid_day IS NOT NULL
+            GROUP BY {period}, s.user_id"""  # noqa: S608
+        )
     return statements
 
 
@@ -416,7 +464,10 @@ def rebuild(session: Session) -> int:
         if dialect == "postgresql":
             # Syncs wait while it runs (and it waits for theirs): none can slip between delete and refill.
             session.execute(
-                text("LOCK TABLE sales_orders, order_statuses, sales_days, sales_products IN EXCLUSIVE MODE")
+                text(
+                    "LOCK TABLE sales_orders, order_statuses, sales_days, sales_products, sales_customers"
+                    " IN EXCLUSIVE MODE"
+                )
             )
         for statement in rebuild_statements(dialect):
             session.execute(text(statement))

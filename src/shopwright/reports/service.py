@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -39,7 +40,7 @@ from sqlalchemy.orm import Session
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.inventory.models import StockLevel
 from shopwright.orders.models import Order
-from shopwright.orders.rollup import OrderStatusDay, SalesDay, SalesOrder, SalesProduct
+from shopwright.orders.rollup import OrderStatusDay, SalesCustomer, SalesDay, SalesOrder, SalesProduct
 from shopwright.payments.models import Payment, Refund
 
 TOP_PRODUCTS = 5
@@ -364,13 +365,30 @@ def orders_by_status(session: Session, window: Window) -> dict[str, int]:
 
 def customers(session: Session, window: Window) -> int:
     """Count the distinct customers with at least one counted order in the window."""
-    distinct = (
-        select(SalesOrder.user_id)
-        .where(SalesOrder.paid_day.is_not(None), *_days(window, SalesOrder.paid_day))
-        .distinct()
-        .subquery()
-    )
-    return int(session.scalar(select(func.count()).select_from(distinct)) or 0)
+    # Whole months, quarters and years from sales_customers (one row per customer and period), the
+    # window's loose days from sales_orders; UNION removes the customers found in both.
+    parts: list[Select[Any]] = []
+    periods = [run for run in pieces(window) if run[0] != "d"]
+    if periods:
+        parts.append(
+            select(SalesCustomer.user_id).where(
+                SalesCustomer.orders > 0,
+                or_(
+                    *(
+                        and_(SalesCustomer.grain == grain, SalesCustomer.period.between(low, high))
+                        for grain, low, high in periods
+                    )
+                ),
+            )
+        )
+    for _, low, high in (run for run in pieces(window) if run[0] == "d"):
+        parts.append(
+            select(SalesOrder.user_id).where(
+                SalesOrder.paid_day.is_not(None), SalesOrder.paid_day.between(low, high)
+            )
+        )
+    found = union(*parts).subquery() if len(parts) > 1 else parts[0].distinct().subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
 def low_stock(session: Session, *, threshold: int, limit: int) -> list[LowStock]:
