@@ -46,9 +46,12 @@ from sqlalchemy import (
     Numeric,
     Select,
     String,
+    and_,
+    delete,
     func,
     literal,
     literal_column,
+    or_,
     select,
     text,
     true,
@@ -130,7 +133,8 @@ class SalesProduct(Base):
 
 class SalesCustomer(Base):
     """How many counted orders a customer paid in a month, quarter or year (`grain` m/q/y): the distinct
-    customers of a window are those of its whole periods here and of its days in `sales_orders`."""
+    customers of a window are those of its whole periods here and of its days in `sales_orders`. A row
+    whose count falls to 0 is deleted."""
 
     __tablename__ = "sales_customers"
 
@@ -319,6 +323,25 @@ def _add_customers(session: Session, deltas: list[tuple[int, _Applied]]) -> None
             set_={"orders": SalesCustomer.orders + insert.excluded.orders},
         )
     )
+    fallen = [key for key, n in sorted(counts.items()) if n < 0]
+    if fallen:
+        # A row that fell to 0 goes (we hold its lock): the reports then read customers from the primary
+        # key alone, without visiting the table. A racing upsert waits, then inserts it anew.
+        session.execute(
+            delete(SalesCustomer).where(
+                SalesCustomer.orders == 0,
+                or_(
+                    *(
+                        and_(
+                            SalesCustomer.grain == grain,
+                            SalesCustomer.period == period,
+                            SalesCustomer.user_id == user_id,
+                        )
+                        for grain, period, user_id in fallen
+                    )
+                ),
+            )
+        )
 
 
 def line_revenue(subtotal_cents: int, cut_cents: int) -> ColumnElement[Any]:

@@ -365,14 +365,14 @@ def orders_by_status(session: Session, window: Window) -> dict[str, int]:
 
 def customers(session: Session, window: Window) -> int:
     """Count the distinct customers with at least one counted order in the window."""
-    # Whole months, quarters and years from sales_customers (one row per customer and period), the
-    # window's loose days from sales_orders; UNION removes the customers found in both.
+    # Whole months, quarters and years from sales_customers (one row per customer and period with
+    # orders; read from its primary key alone), the window's loose days from sales_orders; UNION removes
+    # the customers found in both.
     parts: list[Select[Any]] = []
     periods = [run for run in pieces(window) if run[0] != "d"]
     if periods:
         parts.append(
             select(SalesCustomer.user_id).where(
-                SalesCustomer.orders > 0,
                 or_(
                     *(
                         and_(SalesCustomer.grain == grain, SalesCustomer.period.between(low, high))
