@@ -27,8 +27,8 @@ def advance_status(session: Session, order_id: int, target: str) -> Order:
         check_transition(order.status, target)
         order.status = target
         setattr(order, _STAMPS[target], utcnow())
-        rollup.sync_order(session, order.id)
         outbox.publish(session, _EVENTS[target], {"order_id": order.id}, user_id=order.user_id)
+        rollup.sync_order(session, order.id)
     return order
 
 
