@@ -1,5 +1,5 @@
 """Flask commands: `flask db …`, create-admin, seed-db, deliver-events, expire-carts, cancel-unpaid-orders,
-reconcile-payments, import-products, export-products."""
+reconcile-payments, rebuild-sales-rollup, import-products, export-products."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from shopwright.catalog.importing import Limits, csv_lines
 from shopwright.config import Settings
 from shopwright.errors import ShopError
 from shopwright.inventory import exporting, importing
-from shopwright.orders import cancellation, payment
+from shopwright.orders import cancellation, payment, rollup
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 db_group = AppGroup("db", help="Database migrations (Alembic).")
@@ -157,6 +157,15 @@ def reconcile_payments() -> None:
     )
 
 
+@click.command("rebuild-sales-rollup")
+@with_appcontext
+def rebuild_sales_rollup() -> None:
+    """Recompute the reports' sales rollup from the orders (a repair tool; safe to run anytime)."""
+    with current_app.extensions["shopwright.sessions"]() as session:
+        counted = rollup.rebuild(session)
+    click.echo(f"Rebuilt the sales rollup: {counted} order(s) count")
+
+
 @click.command("import-products")
 @with_appcontext
 @click.argument("file", type=click.File("rb"))
@@ -204,6 +213,7 @@ def register(app: Flask) -> None:
         expire_carts,
         cancel_unpaid_orders,
         reconcile_payments,
+        rebuild_sales_rollup,
         import_products,
         export_products,
     )

@@ -8,6 +8,7 @@ from shopwright.idempotency import IdempotencyKey
 from shopwright.inventory.models import StockLevel, StockMovement
 from shopwright.notifications.models import Email, WebhookDelivery, WebhookEndpoint
 from shopwright.orders.models import Order, OrderItem
+from shopwright.orders.rollup import OrderStatusDay, SalesCustomer, SalesDay, SalesOrder, SalesProduct
 from shopwright.outbox import Event
 from shopwright.payments.models import Payment, Refund, WebhookEvent
 from shopwright.promotions.models import Voucher, VoucherRedemption
@@ -23,6 +24,7 @@ __all__ = [
     "IdempotencyKey",
     "Order",
     "OrderItem",
+    "OrderStatusDay",
     "PasswordResetToken",
     "Payment",
     "Product",
@@ -30,6 +32,10 @@ __all__ = [
     "Refund",
     "Review",
     "RevokedToken",
+    "SalesCustomer",
+    "SalesDay",
+    "SalesOrder",
+    "SalesProduct",
     "StockLevel",
     "StockMovement",
     "User",

@@ -1,7 +1,7 @@
 """Back-office reports and dashboard (docs/backoffice.md): what counts, windows, shares, roles, bad input.
 
 Orders are placed and paid through the API; only `paid_at` is moved in the database, to place payments
-at exact instants around a window's edges.
+at exact instants around a window's edges (and the sales rollup is told, as a use case would tell it).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from shopwright.orders import rollup
 from shopwright.orders.models import Order
 from shopwright.payments.errors import PaymentProviderError
 from shopwright.payments.gateway import RefundResult, TestGateway
@@ -52,6 +53,8 @@ def _paid_at(sessions: sessionmaker[Session], order_id: int, when: str) -> None:
         session.execute(
             update(Order).where(Order.id == order_id).values(paid_at=datetime.fromisoformat(when))
         )
+        # Moved behind the use cases' back: the rollup is told, as a use case would tell it.
+        rollup.sync_order(session, order_id)
 
 
 def _paid(

@@ -18,6 +18,7 @@ from shopwright.catalog.schemas import ProductCreate
 from shopwright.inventory import service as inventory
 from shopwright.inventory.models import StockLevel
 from shopwright.orders.models import Order, OrderItem
+from shopwright.orders.rollup import OrderStatusDay, SalesCustomer, SalesDay, SalesOrder, SalesProduct
 from shopwright.payments.models import Payment, Refund
 from shopwright.promotions.models import VoucherRedemption
 from tests.factories import Account, admin
@@ -138,6 +139,11 @@ def empty_catalog(sessions: sessionmaker[Session]) -> None:
     """
     with sessions() as session, session.begin():
         for model in (
+            SalesCustomer,
+            SalesProduct,
+            SalesDay,
+            SalesOrder,
+            OrderStatusDay,
             Refund,
             Payment,
             VoucherRedemption,

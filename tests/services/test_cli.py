@@ -6,11 +6,16 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from flask.testing import FlaskClient
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright.accounts.models import User
-from tests.factories import login
+from shopwright.orders.rollup import SalesDay
+from shopwright.reports import service
+from tests.factories import customer, login
+from tests.factories.catalog import Shop
+from tests.factories.orders import Buyer
 
 
 def test_create_admin_is_idempotent_and_the_admin_can_log_in(
@@ -93,3 +98,21 @@ def test_seed_db_with_force_runs_anywhere(
     assert result.exit_code == 0, result.output
     with sessions() as session:
         assert session.scalar(select(User.role).where(User.email == "admin@example.com")) == "admin"
+
+
+def test_rebuild_sales_rollup_repairs_a_rollup_changed_behind_its_back(
+    app: Flask, client: FlaskClient, shop: Shop, sessions: sessionmaker[Session]
+) -> None:
+    product = shop.product(None, price_cents=1_250, cost_cents=500, stock_quantity=10)
+    buyer = Buyer(client, customer(client))
+    assert buyer.pay(buyer.buy(product["id"], 2)["id"]).status_code == 200
+    with sessions() as session, session.begin():  # lost: a partial restore, a hand-made edit
+        session.execute(delete(SalesDay))
+
+    result = app.test_cli_runner().invoke(args=["rebuild-sales-rollup"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == "Rebuilt the sales rollup: 1 order(s) count\n"
+    with sessions() as session:
+        profit = service.profit_report(session, service.Window())
+    assert (profit.revenue_cents, profit.cost_cents, profit.orders) == (2_500, 1_000, 1)

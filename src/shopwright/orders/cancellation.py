@@ -18,6 +18,7 @@ from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.inventory import service as inventory
 from shopwright.inventory.models import CANCEL_RESTOCK
 from shopwright.observability import get_logger
+from shopwright.orders import rollup
 from shopwright.orders.display import get_order_json
 from shopwright.orders.errors import NothingToRefund
 from shopwright.orders.events import ORDER_CANCELLED, ORDER_REFUNDED
@@ -79,6 +80,7 @@ def refund_order(
         if payment is None or refundable <= 0:
             raise NothingToRefund(f"Order {order.id} has no captured payment left to refund")
         refund = payments.start_refund(session, payment.id, amount_cents or refundable, reason)
+        rollup.sync_order(session, order.id)  # a reserved refund counts at once
     refund = settle_refund(session, gateway, refund.id)
     if refund.status == RefundStatus.FAILED:  # nothing was refunded: a retry with the key may try again
         if keyed is not None:
@@ -113,6 +115,8 @@ def settle_refund(session: Session, gateway: PaymentGateway, refund_id: int) -> 
         payment = session.get(Payment, payment.id, populate_existing=True) or payment
         if settling == RefundStatus.PENDING and refund.status == RefundStatus.SUCCEEDED:
             _record_refund(session, payment, refund)
+        if settling == RefundStatus.PENDING:  # given back if refused, or the order now refunded
+            rollup.sync_order(session, payment.order_id)
     if settling == RefundStatus.PENDING:
         metrics.REFUNDS.labels(outcome=refund.status).inc()
     if refund.status == RefundStatus.FAILED:
@@ -162,11 +166,13 @@ def _cancel_locked(session: Session, order: Order, actor_id: int | None) -> Refu
     order.cancelled_at = utcnow()
     outbox.publish(session, ORDER_CANCELLED, {"order_id": order.id}, user_id=order.user_id)
     payment = payments.succeeded_payment(session, order.id) if was_paid else None
-    if payment is None or payment.refunded_cents >= payment.amount_cents:
-        return None
-    return payments.start_refund(
-        session, payment.id, payment.amount_cents - payment.refunded_cents, "order cancelled"
-    )
+    refund = None
+    if payment is not None and payment.refunded_cents < payment.amount_cents:
+        refund = payments.start_refund(
+            session, payment.id, payment.amount_cents - payment.refunded_cents, "order cancelled"
+        )
+    rollup.sync_order(session, order.id)
+    return refund
 
 
 def _record_refund(session: Session, payment: Payment, refund: Refund) -> None:

@@ -49,6 +49,13 @@ class Order(Base):
             "ix_orders_paid_counted", "paid_at", postgresql_where=text(_COUNTED), sqlite_where=text(_COUNTED)
         ),
         Index("ix_orders_created_at", "created_at", "status"),
+        # The dashboard's pending orders by day of creation (the other statuses come from the rollup).
+        Index(
+            "ix_orders_pending_created",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,6 +19,7 @@ from shopwright.db import after_commit, utcnow
 from shopwright.errors import problem_for
 from shopwright.idempotency import KeyedRequest, StoredResponse
 from shopwright.observability import get_logger
+from shopwright.orders import rollup
 from shopwright.orders.cancellation import settle_refund
 from shopwright.orders.errors import NothingToPay
 from shopwright.orders.events import ORDER_PAID
@@ -208,8 +209,10 @@ def mark_paid(session: Session, order: Order, *, payment_id: int | None) -> None
 
 
 def publish_paid(session: Session, order_id: int, user_id: int, *, payment_id: int | None) -> None:
-    """Record the `order.paid` event of an order that became paid; runs inside the caller's transaction."""
+    """Record that an order became paid: its `order.paid` event, and its sales in the reports' rollup.
+    Runs inside the caller's transaction, once the order row says paid."""
     outbox.publish(session, ORDER_PAID, {"order_id": order_id, "payment_id": payment_id}, user_id=user_id)
+    rollup.sync_order(session, order_id)
 
 
 def _response(payment: Payment) -> StoredResponse:

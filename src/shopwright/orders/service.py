@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from shopwright import outbox
 from shopwright.db import is_row_id, utcnow
+from shopwright.orders import rollup
 from shopwright.orders.errors import OrderNotFound
 from shopwright.orders.events import ORDER_DELIVERED, ORDER_PAID, ORDER_SHIPPED
 from shopwright.orders.models import Order
@@ -27,6 +28,7 @@ def advance_status(session: Session, order_id: int, target: str) -> Order:
         order.status = target
         setattr(order, _STAMPS[target], utcnow())
         outbox.publish(session, _EVENTS[target], {"order_id": order.id}, user_id=order.user_id)
+        rollup.sync_order(session, order.id)
     return order
 
 

@@ -1,9 +1,15 @@
-"""Sales, profit and dashboard figures as SQL aggregates: one statement per figure, none per row.
+"""Sales, profit and dashboard figures, read from the sales rollup (shopwright.orders.rollup).
 
 What counts (docs/backoffice.md): orders paid in the window (by `paid_at`) whose status is paid, shipped
 or delivered. An order's revenue is its goods (line totals) minus its discount minus what was refunded
 of its payment, never below 0; its cost is the unit cost snapshotted at checkout times quantity. A product's
 (or category's) revenue is its lines' share of the order's revenue, pro rata to their line totals.
+
+The rollup holds those figures per UTC day of payment (`sales_days`), and per product per day, month and
+year (`sales_products`), kept up to date in the transaction of every change that alters them. A report
+sums the few rollup rows of its window: whole years and months where the window covers them, single days
+at its ends (`pieces`). So its cost grows with the products and days of the window, not with its orders.
+`tests/support/live_reports.py` keeps the definition over the orders themselves, as the tests' oracle.
 
 Money is summed by the database (PostgreSQL sums BIGINT into NUMERIC: no overflow) and handed back as
 Python ints.
@@ -18,21 +24,23 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
+    Numeric,
     Select,
     and_,
-    case,
-    cast,
     desc,
     func,
     literal_column,
+    or_,
     select,
+    union,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.inventory.models import StockLevel
-from shopwright.orders.models import COUNTED_STATUSES, Order, OrderItem
+from shopwright.orders.models import Order
+from shopwright.orders.rollup import OrderStatusDay, SalesCustomer, SalesDay, SalesOrder, SalesProduct
 from shopwright.payments.models import Payment, Refund
 
 TOP_PRODUCTS = 5
@@ -135,42 +143,61 @@ def refunded_per_order() -> Select[int, int]:
     )
 
 
-def _counted(window: Window, dialect: str) -> Any:
-    """The window's counted orders with their revenue (`net_cents`), as a CTE."""
-    # The order's one succeeded payment carries what was refunded of it (reserved before the provider is
-    # asked, given back if it refuses), read per order through ix_payments_order_id: a short window
-    # probes its own orders' payments instead of hashing every payment.
-    refunded = (
-        select(Payment.refunded_cents)
-        .where(Payment.order_id == Order.id, Payment.status == "succeeded")
-        .scalar_subquery()
-    )
-    goods = Order.subtotal_cents - Order.discount_cents - func.coalesce(refunded, 0)
-    at_least_zero = func.greatest if dialect == "postgresql" else func.max  # SQLite's max(a, b) is scalar
-    return (
-        select(
-            Order.id,
-            Order.user_id,
-            Order.subtotal_cents,
-            Order.paid_at,
-            at_least_zero(goods, 0).label("net_cents"),
+def pieces(window: Window) -> list[tuple[str, date, date]]:
+    """Cut a window into runs of rollup periods: (grain, first period, last period), both inclusive.
+
+    Greedy from the first day: a whole year where one starts and fits, else a whole quarter, else a
+    whole month, else days up to the month's end. Any window is at most a few dozen rows per product:
+    up to 2 runs of days, 2 of months and 2 of quarters around its years.
+    """
+    first, last = window.first or date.min, window.last or date.max
+    runs: list[tuple[str, date, date]] = []
+    day = first
+    while day <= last:
+        if day.month == 1 and day.day == 1 and date(day.year, 12, 31) <= last:
+            until = last if last == date(last.year, 12, 31) else date(last.year - 1, 12, 31)
+            grain, period = "y", date(until.year, 1, 1)
+        elif day.day == 1 and day.month % 3 == 1 and _month_end(day.replace(month=day.month + 2)) <= last:
+            grain, period = "q", day
+            until = _month_end(day.replace(month=day.month + 2))
+        elif day.day == 1 and _month_end(day) <= last:
+            grain, period, until = "m", day, _month_end(day)
+        else:
+            until = min(_month_end(day), last)
+            grain, period = "d", until
+        if runs and runs[-1][0] == grain and grain != "d":
+            runs[-1] = (grain, runs[-1][1], period)
+        else:
+            runs.append((grain, day, period))
+        if until == date.max:
+            break
+        day = until + timedelta(days=1)
+    return runs
+
+
+def _month_end(day: date) -> date:
+    if day.month == 12:
+        return date(day.year, 12, 31)
+    return date(day.year, day.month + 1, 1) - timedelta(days=1)
+
+
+def _in_pieces(window: Window) -> ColumnElement[bool]:
+    """The condition that picks a window's rows of `sales_products` (each run is a PK range)."""
+    return or_(
+        *(
+            and_(SalesProduct.grain == grain, SalesProduct.period.between(low, high))
+            for grain, low, high in pieces(window)
         )
-        .where(Order.status.in_(COUNTED_STATUSES), Order.paid_at.is_not(None), *window.holds(Order.paid_at))
-        # Materialized: each order's revenue is worked out once, not again for each of its lines.
-        .cte("counted")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
 
 
-def _line_revenue(counted: Any) -> ColumnElement[Any]:
-    """Sum the lines' shares of their orders' revenue (each line's total, less its part of the cut)."""
-    # Most orders have no discount and no refund: their lines count whole, summed as integers. Only the
-    # lines of reduced orders give back their pro-rata part of the cut, worked out in NUMERIC on
-    # PostgreSQL (`1.0` avoids an integer division; REAL on SQLite).
-    cut = counted.c.subtotal_cents - counted.c.net_cents
-    given_back = literal_column("1.0") * OrderItem.line_total_cents * cut / counted.c.subtotal_cents
-    reduced = func.sum(case((cut > 0, given_back)))
-    return func.sum(OrderItem.line_total_cents) - func.coalesce(reduced, 0)
+def _days(window: Window, column: Any) -> list[ColumnElement[bool]]:
+    conditions = []
+    if window.first is not None:
+        conditions.append(column >= window.first)
+    if window.last is not None:
+        conditions.append(column <= window.last)
+    return conditions
 
 
 def _int(value: Any) -> int:
@@ -188,39 +215,37 @@ def _percent(part: int, whole: int) -> float:
 
 def profit_report(session: Session, window: Window) -> Profit:
     """Return the window's revenue, cost, profit and number of counted orders."""
-    counted = _counted(window, session.get_bind().dialect.name)
-    # Each order's cost from its own lines (an index-only scan per order): a short window never reads
-    # the lines of other orders.
-    cost = (
-        select(func.sum(OrderItem.unit_cost_cents * OrderItem.quantity))
-        .where(OrderItem.order_id == counted.c.id)
-        .scalar_subquery()
-    )
     row = session.execute(
         select(
-            func.coalesce(func.sum(counted.c.net_cents), 0),
-            func.coalesce(func.sum(cost), 0),
-            func.count(),
-        )
+            func.coalesce(func.sum(SalesDay.revenue_cents), 0),
+            func.coalesce(func.sum(SalesDay.cost_cents), 0),
+            func.coalesce(func.sum(SalesDay.orders), 0),
+        ).where(*_days(window, SalesDay.day))
     ).one()
     revenue_cents, cost_cents = _int(row[0]), _int(row[1])
-    return Profit(revenue_cents, cost_cents, revenue_cents - cost_cents, int(row[2]))
+    return Profit(revenue_cents, cost_cents, revenue_cents - cost_cents, _int(row[2]))
+
+
+def _rounded(value: Any) -> ColumnElement[Any]:
+    # Rounded by the database, as a float on SQLite (no Decimal there); the sums are whole cents.
+    return func.round(value, type_=Numeric(asdecimal=False))
 
 
 def product_sales(session: Session, window: Window, *, limit: int) -> list[ProductSales]:
     """Return the window's best-selling products (by revenue, then units), with their share of the totals."""
-    counted = _counted(window, session.get_bind().dialect.name)
     per_product = (
         select(
-            OrderItem.product_id,
-            func.sum(OrderItem.quantity).label("units"),
-            func.coalesce(_line_revenue(counted), 0).label("revenue"),
+            SalesProduct.product_id,
+            func.sum(SalesProduct.units).label("units"),
+            _rounded(func.sum(SalesProduct.revenue)).label("revenue"),
         )
-        .join(counted, counted.c.id == OrderItem.order_id)
-        .group_by(OrderItem.product_id)
+        .where(_in_pieces(window))
+        .group_by(SalesProduct.product_id)
+        # A product whose orders all stopped counting keeps rows of zeros.
+        .having(func.sum(SalesProduct.units) != 0)
         .subquery("per_product")
     )
-    revenue = func.round(per_product.c.revenue)
+    revenue = per_product.c.revenue
     rows = session.execute(
         select(
             per_product.c.product_id,
@@ -249,20 +274,20 @@ def product_sales(session: Session, window: Window, *, limit: int) -> list[Produ
 
 def category_sales(session: Session, window: Window) -> list[CategorySales]:
     """Return the window's sales per product category (each product counted under its own category only)."""
-    counted = _counted(window, session.get_bind().dialect.name)
     per_category = (
         select(
             Product.category_id,
-            func.sum(OrderItem.quantity).label("units"),
-            func.coalesce(_line_revenue(counted), 0).label("revenue"),
+            func.sum(SalesProduct.units).label("units"),
+            _rounded(func.sum(SalesProduct.revenue)).label("revenue"),
         )
-        .select_from(OrderItem)
-        .join(counted, counted.c.id == OrderItem.order_id)
-        .join(Product, Product.id == OrderItem.product_id)
+        .select_from(SalesProduct)
+        .join(Product, Product.id == SalesProduct.product_id)
+        .where(_in_pieces(window))
         .group_by(Product.category_id)
+        .having(func.sum(SalesProduct.units) != 0)
         .subquery("per_category")
     )
-    revenue = func.round(per_category.c.revenue)
+    revenue = per_category.c.revenue
     rows = session.execute(
         select(
             per_category.c.category_id,
@@ -306,12 +331,12 @@ def dashboard(session: Session, window: Window, *, low_stock_threshold: int) -> 
 
 def revenue_by_day(session: Session, window: Window) -> list[DaySales]:
     """Return revenue and counted orders per UTC day of payment, days without sales as zeros."""
-    counted = _counted(window, session.get_bind().dialect.name)
-    day = _utc_day(session, counted.c.paid_at)
     rows = session.execute(
-        select(day, func.sum(counted.c.net_cents), func.count()).group_by(day).order_by(day)
+        select(SalesDay.day, SalesDay.revenue_cents, SalesDay.orders)
+        .where(SalesDay.orders > 0, *_days(window, SalesDay.day))
+        .order_by(SalesDay.day)
     ).all()
-    found = {_as_date(row[0]): DaySales(_as_date(row[0]), _int(row[1]), int(row[2])) for row in rows}
+    found = {row[0]: DaySales(row[0], _int(row[1]), _int(row[2])) for row in rows}
     first = window.first or min(found, default=None)
     last = window.last or max(found, default=None)
     if first is None or last is None or (last - first).days >= MAX_FILLED_DAYS:
@@ -322,18 +347,48 @@ def revenue_by_day(session: Session, window: Window) -> list[DaySales]:
 
 def orders_by_status(session: Session, window: Window) -> dict[str, int]:
     """Count the orders placed in the window (by `created_at`) per status, every status listed."""
+    # Pending orders (few: unpaid ones are cancelled after a while) from the orders' partial index, the
+    # others from the rollup. The literal lets the planner match the partial index's predicate.
+    pending: ColumnElement[str] = literal_column("'pending'")
     rows = session.execute(
-        select(Order.status, func.count()).where(*window.holds(Order.created_at)).group_by(Order.status)
+        union_all(
+            select(OrderStatusDay.status, func.sum(OrderStatusDay.orders))
+            .where(*_days(window, OrderStatusDay.day))
+            .group_by(OrderStatusDay.status),
+            select(pending, func.count()).where(Order.status == pending, *window.holds(Order.created_at)),
+        )
     ).all()
     counts = dict.fromkeys(("pending", "paid", "shipped", "delivered", "cancelled", "refunded"), 0)
-    counts.update({status: int(count) for status, count in rows})
+    counts.update({status: _int(count) for status, count in rows})
     return counts
 
 
 def customers(session: Session, window: Window) -> int:
     """Count the distinct customers with at least one counted order in the window."""
-    counted = _counted(window, session.get_bind().dialect.name)
-    return int(session.scalar(select(func.count(func.distinct(counted.c.user_id)))) or 0)
+    # Whole months, quarters and years from sales_customers (one row per customer and period with
+    # orders; read from its primary key alone), the window's loose days from sales_orders; UNION removes
+    # the customers found in both.
+    parts: list[Select[Any]] = []
+    periods = [run for run in pieces(window) if run[0] != "d"]
+    if periods:
+        parts.append(
+            select(SalesCustomer.user_id).where(
+                or_(
+                    *(
+                        and_(SalesCustomer.grain == grain, SalesCustomer.period.between(low, high))
+                        for grain, low, high in periods
+                    )
+                ),
+            )
+        )
+    for _, low, high in (run for run in pieces(window) if run[0] == "d"):
+        parts.append(
+            select(SalesOrder.user_id).where(
+                SalesOrder.paid_day.is_not(None), SalesOrder.paid_day.between(low, high)
+            )
+        )
+    found = union(*parts).subquery() if len(parts) > 1 else parts[0].distinct().subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
 def low_stock(session: Session, *, threshold: int, limit: int) -> list[LowStock]:
@@ -348,13 +403,3 @@ def low_stock(session: Session, *, threshold: int, limit: int) -> list[LowStock]
         .limit(limit)
     ).all()
     return [LowStock(*row) for row in rows]
-
-
-def _utc_day(session: Session, column: Any) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)  # SQLite keeps naive UTC text
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
