@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from shopwright.accounts.models import User
 from shopwright.catalog import reviews
 from shopwright.catalog import service as catalog
-from shopwright.catalog.bulk import VARIANT_COLUMNS
+from shopwright.catalog.bulk import PRODUCT_COLUMNS, VARIANT_COLUMNS
 from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.models import Category, Product, Variant
 from shopwright.catalog.schemas import CategoryCreate, ProductCreate, ReviewCreate, VariantCreate
@@ -153,21 +153,6 @@ def _demo_reviews(session: Session, rng: random.Random, products: list[Product])
 
 
 # --- bulk generation -------------------------------------------------------------------------
-PRODUCT_COLUMNS = (
-    "id",
-    "category_id",
-    "name",
-    "slug",
-    "description",
-    "is_active",
-    "min_price_cents",
-    "currency",
-    "rating_count",
-    "rating_sum",
-    "rating_avg",
-    "created_at",
-    "updated_at",
-)
 STOCK_COLUMNS = ("variant_id", "quantity", "reserved", "updated_at")
 BATCH = 10_000
 
@@ -216,9 +201,6 @@ def _bulk_rows(
         True,
         price,
         "USD",
-        0,
-        0,
-        0,
         now,
         now,
     )

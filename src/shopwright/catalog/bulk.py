@@ -208,7 +208,7 @@ VARIANT_COLUMNS = (  # the variants' columns in COPY order (seed.py writes them 
     "created_at",
     "updated_at",
 )
-_PRODUCT_COLUMNS = (
+PRODUCT_COLUMNS = (  # the products' columns in COPY order (seed.py writes them too; ratings default to 0)
     "id",
     "category_id",
     "name",
@@ -235,9 +235,9 @@ def _copy_products(
     copy_rows(
         session,
         "products",
-        _PRODUCT_COLUMNS,
+        PRODUCT_COLUMNS,
         (
-            (pid, *(row[c] for c in _PRODUCT_COLUMNS[1:]))
+            (pid, *(row[c] for c in PRODUCT_COLUMNS[1:]))
             for pid, row in zip(product_ids, product_rows, strict=True)
         ),
     )
