@@ -108,7 +108,7 @@ def _move_paid_at(sessions: sessionmaker[Session], order_id: int, days_ago: int)
 
 
 def _reports(module: Any, session: Session, first: date | None, last: date | None) -> dict[str, Any]:
-    window = module.Window(first, last)
+    window = service.Window(first, last)
     board = module.dashboard(session, window, low_stock_threshold=5)
     return {
         "profit": module.profit_report(session, window),

@@ -76,8 +76,8 @@ def test_concurrent_payments_and_refunds_on_one_day_and_product_all_land_in_the_
             service.product_sales(session, service.Window(), limit=10),
         )
         live = (
-            live_reports.profit_report(session, live_reports.Window()),
-            live_reports.product_sales(session, live_reports.Window(), limit=10),
+            live_reports.profit_report(session, service.Window()),
+            live_reports.product_sales(session, service.Window(), limit=10),
         )
     rollup.rebuild(sessions())
     assert kept == _rows(sessions)

@@ -6,21 +6,19 @@ of its payment, never below 0; its cost is the unit cost snapshotted at checkout
 (or category's) revenue is its lines' share of the order's revenue, pro rata to their line totals.
 
 Money is summed by the database (PostgreSQL sums BIGINT into NUMERIC: no overflow) and handed back as
-Python ints.
+Python ints. The window, the answer types, the rounding and the low-stock list are the service's own
+(`shopwright.reports.service`): only where the figures come from differs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Date,
-    Select,
-    and_,
     case,
     cast,
     desc,
@@ -30,109 +28,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from shopwright.catalog.models import Category, Product, Variant
-from shopwright.inventory.models import StockLevel
+from shopwright.catalog.models import Category, Product
 from shopwright.orders.models import COUNTED_STATUSES, Order, OrderItem
-from shopwright.payments.models import Payment, Refund
-
-TOP_PRODUCTS = 5
-LOW_STOCK_LIMIT = 10
-# revenue_by_day lists every day of a window up to this long (zeros included); a longer one lists the
-# days that had sales only.
-MAX_FILLED_DAYS = 366
-
-
-@dataclass(frozen=True)
-class Window:
-    """Dates `first`..`last`, both inclusive (UTC days); None is open-ended."""
-
-    first: date | None = None
-    last: date | None = None
-
-    @property
-    def start(self) -> datetime | None:
-        return datetime.combine(self.first, time(), UTC) if self.first else None
-
-    @property
-    def end(self) -> datetime | None:
-        """The first instant after the window (None past the calendar's last day)."""
-        if self.last is None or self.last == date.max:
-            return None
-        return datetime.combine(self.last + timedelta(days=1), time(), UTC)
-
-    def holds(self, column: Any) -> list[ColumnElement[bool]]:
-        """Return the conditions that put a timestamp column inside the window."""
-        conditions = []
-        if self.start is not None:
-            conditions.append(column >= self.start)
-        if self.end is not None:
-            conditions.append(column < self.end)
-        return conditions
-
-
-@dataclass(frozen=True)
-class Profit:
-    revenue_cents: int
-    cost_cents: int
-    profit_cents: int
-    orders: int
-
-
-@dataclass(frozen=True)
-class ProductSales:
-    product_id: int
-    name: str
-    units: int
-    revenue_cents: int
-    units_percent: float
-    revenue_percent: float
-
-
-@dataclass(frozen=True)
-class CategorySales:
-    category_id: int | None
-    parent_id: int | None
-    name: str | None
-    units: int
-    revenue_cents: int
-    revenue_percent: float
-
-
-@dataclass(frozen=True)
-class DaySales:
-    date: date
-    revenue_cents: int
-    orders: int
-
-
-@dataclass(frozen=True)
-class LowStock:
-    variant_id: int
-    product_id: int
-    sku: str
-    product_name: str
-    available: int
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    revenue_cents: int
-    orders_by_status: dict[str, int]
-    average_order_value_cents: int
-    customers: int
-    top_products: list[ProductSales]
-    revenue_by_day: list[DaySales]
-    low_stock: list[LowStock]
-
-
-def refunded_per_order() -> Select[int, int]:
-    """Succeeded refunds per order (the orders export: money that really went back)."""
-    return (
-        select(Payment.order_id, func.sum(Refund.amount_cents).label("refunded_cents"))
-        .join(Refund, Refund.payment_id == Payment.id)
-        .where(Refund.status == "succeeded")
-        .group_by(Payment.order_id)
-    )
+from shopwright.payments.models import Payment
+from shopwright.reports.service import (
+    LOW_STOCK_LIMIT,
+    MAX_FILLED_DAYS,
+    TOP_PRODUCTS,
+    CategorySales,
+    Dashboard,
+    DaySales,
+    ProductSales,
+    Profit,
+    Window,
+    _int,
+    _percent,
+    low_stock,
+)
 
 
 def _counted(window: Window, dialect: str) -> Any:
@@ -171,19 +83,6 @@ def _line_revenue(counted: Any) -> ColumnElement[Any]:
     given_back = literal_column("1.0") * OrderItem.line_total_cents * cut / counted.c.subtotal_cents
     reduced = func.sum(case((cut > 0, given_back)))
     return func.sum(OrderItem.line_total_cents) - func.coalesce(reduced, 0)
-
-
-def _int(value: Any) -> int:
-    """Round a database sum (int, Decimal, float or None) half up to an int."""
-    if value is None:
-        return 0
-    return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def _percent(part: int, whole: int) -> float:
-    if whole == 0:
-        return 0.0
-    return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def profit_report(session: Session, window: Window) -> Profit:
@@ -334,20 +233,6 @@ def customers(session: Session, window: Window) -> int:
     """Count the distinct customers with at least one counted order in the window."""
     counted = _counted(window, session.get_bind().dialect.name)
     return int(session.scalar(select(func.count(func.distinct(counted.c.user_id)))) or 0)
-
-
-def low_stock(session: Session, *, threshold: int, limit: int) -> list[LowStock]:
-    """Return the variants of live products with at most `threshold` units available, fewest first."""
-    available = StockLevel.quantity - StockLevel.reserved
-    rows = session.execute(
-        select(StockLevel.variant_id, Variant.product_id, Variant.sku, Product.name, available)
-        .join(Variant, Variant.id == StockLevel.variant_id)
-        .join(Product, Product.id == Variant.product_id)
-        .where(available <= threshold, and_(Product.deleted_at.is_(None), Variant.is_active))
-        .order_by(available, StockLevel.variant_id)
-        .limit(limit)
-    ).all()
-    return [LowStock(*row) for row in rows]
 
 
 def _utc_day(session: Session, column: Any) -> ColumnElement[Any]:
