@@ -2,7 +2,11 @@
 
 Lock order (docs/architecture.md, Lock order): the customer's cart row first (`SELECT … FOR UPDATE`),
 then stock rows, one conditional UPDATE per variant in ascending variant id (`inventory.reserve` /
-`release`). Reads take no lock (`view_cart`).
+`release`), and the cart's lines, which change only under the cart's lock. Reads take no lock (`view_cart`).
+A change writes first and checks after: the reservation (whose UPDATE also checks that the variant can be
+bought), the line, then one read of the lines, on which the cart's rules are checked; a broken rule raises
+and the transaction rolls every write back. When several rules break, the first in `_check_rules`' order
+wins, as if each had been checked before any write (tests/api/test_cart_rule_order.py).
 Against hoarding (docs/security.md): at most `CartRules.max_lines` distinct lines, counted under the cart's
 lock, and stock held at most `max_hold` after the cart's first reservation: a touch extends `expires_at` by
 the TTL but never past `held_since + max_hold`, so the sweep and access-time expiry need no rule of their own.
@@ -12,13 +16,14 @@ so a cart's reservations are released exactly once, whoever gets there first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, true, update
+from sqlalchemy import bindparam, delete, func, select, text, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shopwright import metrics
@@ -34,7 +39,7 @@ from shopwright.cart.schemas import MAX_LINE_QUANTITY, CartItemIn
 from shopwright.cart.view import CartView, active_cart_with_lines, cart_lines, load_view, view_of
 from shopwright.catalog.models import Product, Variant, sellable
 from shopwright.config import Settings
-from shopwright.db import AnyRow, conflict_insert, table_of, utcnow
+from shopwright.db import AnyRow, conflict_insert, is_postgres, table_of, utcnow
 from shopwright.inventory import service as inventory
 
 
@@ -69,15 +74,34 @@ _TOUCH = (
     .where(_CARTS.c.id == bindparam("cart"))
     .values(expires_at=bindparam("until"), held_since=bindparam("held"), updated_at=bindparam("now"))
 )
-_ADD_LINE = insert(_ITEMS)
 _SET_QUANTITY = update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(quantity=bindparam("quantity"))
 _MOVE_LINE = update(_ITEMS).where(_ITEMS.c.id == bindparam("item")).values(saved_for_later=bindparam("saved"))
 _DELETE_LINE = delete(_ITEMS).where(_ITEMS.c.id == bindparam("item"))
-_SELLABLE = (
-    select(_VARIANTS.c.id, _VARIANTS.c.currency)
-    .join(Product, _VARIANTS.c.product_id == Product.id)
-    .where(sellable())
+_REMOVE_LINE = (
+    delete(_ITEMS)
+    .where(
+        _ITEMS.c.id == bindparam("item"),
+        _ITEMS.c.cart_id == bindparam("cart"),
+        _ITEMS.c.saved_for_later == bindparam("saved"),
+    )
+    .returning(_ITEMS.c.variant_id, _ITEMS.c.quantity)
 )
+
+
+def _grow_line_statement(insert: Callable[..., Any]) -> Any:
+    # The variant's line (not a saved item) gets the units, created if missing; (id, quantity) comes back.
+    statement = insert(_ITEMS).values(
+        cart_id=bindparam("cart"), variant_id=bindparam("variant"), quantity=bindparam("units")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_ITEMS.c.cart_id, _ITEMS.c.variant_id, _ITEMS.c.saved_for_later],
+        set_={"quantity": _ITEMS.c.quantity + statement.excluded.quantity},
+    ).returning(_ITEMS.c.id, _ITEMS.c.quantity)
+
+
+# ON CONFLICT is written per database; keyed by db.is_postgres.
+_GROW_LINE = {True: _grow_line_statement(postgresql.insert), False: _grow_line_statement(sqlite.insert)}
+_SELLABLE = select(_VARIANTS.c.id).join(Product, _VARIANTS.c.product_id == Product.id).where(sellable())
 _SELLABLE_VARIANT = _SELLABLE.where(_VARIANTS.c.id == bindparam("variant_id"))
 _SELLABLE_DEFAULT_VARIANT = _SELLABLE.where(
     _VARIANTS.c.product_id == bindparam("product_id"), _VARIANTS.c.is_default.is_(True)
@@ -115,21 +139,18 @@ def add_item(
 ) -> CartView:
     """Add units of a variant (or a product's default variant), reserving them; an existing line grows."""
     with _cart_transaction(session, user_id, rules.ttl) as cart:
-        variant = _purchasable_variant(session, product_id=data.product_id, variant_id=data.variant_id)
+        variant_id, reserved = _reserve(
+            session, data.quantity, variant_id=data.variant_id, product_id=data.product_id
+        )
+        line = session.execute(
+            _GROW_LINE[is_postgres(session)], {"cart": cart.id, "variant": variant_id, "units": data.quantity}
+        ).one()
         lines = cart_lines(session, cart.id)
-        line = _find_line(lines, variant.id, saved=False)
-        if line is None:
-            _check_room(lines, rules.max_lines)
-        _check_line_quantity(data.quantity + (line.quantity if line else 0))
-        _check_currency(lines, variant.currency)
-        inventory.reserve(session, variant.id, data.quantity)
-        if line is None:
-            session.execute(
-                _ADD_LINE, {"cart_id": cart.id, "variant_id": variant.id, "quantity": data.quantity}
-            )
-        else:
-            session.execute(_SET_QUANTITY, {"item": line.id, "quantity": line.quantity + data.quantity})
-        return _touched(session, cart, rules, reserved=True)
+        # A line that holds only the units just added is new (a line holds at least one unit).
+        _check_rules(lines, variant_id, new_line=line.quantity == data.quantity, max_lines=rules.max_lines)
+        if not reserved:
+            raise inventory.out_of_stock(session, variant_id, data.quantity)
+        return _touched(session, cart, rules, lines, reserved=True)
 
 
 def set_item_quantity(
@@ -142,31 +163,29 @@ def set_item_quantity(
 ) -> CartView:
     """Set a cart line's quantity, reserving or releasing the difference; 0 removes the line."""
     with _cart_transaction(session, user_id, rules.ttl) as cart:
-        line = _get_line(cart_lines(session, cart.id), item_id, saved=False)
         if quantity == 0:
-            inventory.release(session, {line.variant_id: line.quantity})
-            session.execute(_DELETE_LINE, {"item": line.id})
-        elif quantity > line.quantity:
-            _purchasable_variant(session, variant_id=line.variant_id)
-            inventory.reserve(session, line.variant_id, quantity - line.quantity)
-            session.execute(_SET_QUANTITY, {"item": line.id, "quantity": quantity})
+            return _remove_line(session, cart, item_id, rules, saved=False)
+        line = _get_line(cart_lines(session, cart.id), item_id, saved=False)
+        if quantity > line.quantity:
+            more = quantity - line.quantity
+            if not _reserve(session, more, variant_id=line.variant_id)[1]:
+                raise inventory.out_of_stock(session, line.variant_id, more)
         else:
             inventory.release(session, {line.variant_id: line.quantity - quantity})
-            session.execute(_SET_QUANTITY, {"item": line.id, "quantity": quantity})
-        return _touched(session, cart, rules)
+        session.execute(_SET_QUANTITY, {"item": line.id, "quantity": quantity})
+        return _touched(session, cart, rules, cart_lines(session, cart.id))
 
 
 def remove_item(session: Session, user_id: int, item_id: int, *, rules: CartRules) -> CartView:
     """Remove a cart line and release its reservation."""
-    return set_item_quantity(session, user_id, item_id, 0, rules=rules)
+    with _cart_transaction(session, user_id, rules.ttl) as cart:
+        return _remove_line(session, cart, item_id, rules, saved=False)
 
 
 def remove_saved_item(session: Session, user_id: int, item_id: int, *, rules: CartRules) -> CartView:
     """Remove a saved-for-later item (it holds no reservation)."""
     with _cart_transaction(session, user_id, rules.ttl) as cart:
-        line = _get_line(cart_lines(session, cart.id), item_id, saved=True)
-        session.execute(_DELETE_LINE, {"item": line.id})
-        return _touched(session, cart, rules)
+        return _remove_line(session, cart, item_id, rules, saved=True)
 
 
 def clear_cart(session: Session, user_id: int, *, rules: CartRules) -> CartView:
@@ -176,7 +195,7 @@ def clear_cart(session: Session, user_id: int, *, rules: CartRules) -> CartView:
         session.execute(
             delete(CartItem).where(CartItem.cart_id == cart.id, CartItem.saved_for_later.is_(False))
         )
-        return _touched(session, cart, rules)
+        return _touched(session, cart, rules, cart_lines(session, cart.id))
 
 
 def save_for_later(session: Session, user_id: int, item_id: int, *, rules: CartRules) -> CartView:
@@ -186,7 +205,7 @@ def save_for_later(session: Session, user_id: int, item_id: int, *, rules: CartR
         line = _get_line(lines, item_id, saved=False)
         inventory.release(session, {line.variant_id: line.quantity})
         _move_line(session, lines, line, saved=True)
-        return _touched(session, cart, rules)
+        return _touched(session, cart, rules, cart_lines(session, cart.id))
 
 
 def move_to_cart(
@@ -198,17 +217,16 @@ def move_to_cart(
 ) -> CartView:
     """Move a saved item back into the cart, reserving its units again (409 if not available)."""
     with _cart_transaction(session, user_id, rules.ttl) as cart:
+        before = cart_lines(session, cart.id)
+        line = _get_line(before, item_id, saved=True)
+        _variant_id, reserved = _reserve(session, line.quantity, variant_id=line.variant_id)
+        new_line = _find_line(before, line.variant_id, saved=False) is None
+        _move_line(session, before, line, saved=False)
         lines = cart_lines(session, cart.id)
-        line = _get_line(lines, item_id, saved=True)
-        variant = _purchasable_variant(session, variant_id=line.variant_id)
-        target = _find_line(lines, line.variant_id, saved=False)
-        if target is None:
-            _check_room(lines, rules.max_lines)
-        _check_line_quantity(line.quantity + (target.quantity if target else 0))
-        _check_currency(lines, variant.currency)
-        inventory.reserve(session, line.variant_id, line.quantity)
-        _move_line(session, lines, line, saved=False)
-        return _touched(session, cart, rules, reserved=True)
+        _check_rules(lines, line.variant_id, new_line=new_line, max_lines=rules.max_lines)
+        if not reserved:
+            raise inventory.out_of_stock(session, line.variant_id, line.quantity)
+        return _touched(session, cart, rules, lines, reserved=True)
 
 
 def expire_carts(session: Session, *, now: datetime | None = None, batch_size: int = 500) -> ExpiredCarts:
@@ -327,18 +345,36 @@ def _release_lines(session: Session, cart_ids: list[int]) -> int:
     return inventory.release(session, {variant_id: int(units) for variant_id, units in rows})
 
 
-def _purchasable_variant(
-    session: Session, *, product_id: int | None = None, variant_id: int | None = None
-) -> AnyRow:
-    """Return the variant (or the product's default variant) if customers can buy it (id, currency)."""
+def _reserve(
+    session: Session, units: int, *, variant_id: int | None = None, product_id: int | None = None
+) -> tuple[int, bool]:
+    """Reserve units of a variant (or a product's default variant); return (its id, whether reserved).
+
+    ProductUnavailable if customers cannot buy it. Short stock is not raised here: the caller raises
+    inventory.out_of_stock after the cart's rules, which come first (see the module's docstring).
+    """
+    reserved = inventory.reserve(session, units, variant_id=variant_id, product_id=product_id)
+    if reserved is not None:
+        return reserved, True
     if variant_id is not None:
-        variant = session.execute(_SELLABLE_VARIANT, {"variant_id": variant_id}).first()
+        variant = session.scalar(_SELLABLE_VARIANT, {"variant_id": variant_id})
     else:
-        variant = session.execute(_SELLABLE_DEFAULT_VARIANT, {"product_id": product_id}).first()
+        variant = session.scalar(_SELLABLE_DEFAULT_VARIANT, {"product_id": product_id})
     if variant is None:
         what = f"variant {variant_id}" if variant_id is not None else f"product {product_id}"
         raise ProductUnavailable(f"{what.capitalize()} is not available")
-    return variant
+    return variant, False
+
+
+def _remove_line(session: Session, cart: AnyRow, item_id: int, rules: CartRules, *, saved: bool) -> CartView:
+    """Delete a cart line (or saved item) of the locked cart, release what it held, and return the view."""
+    line = session.execute(_REMOVE_LINE, {"item": item_id, "cart": cart.id, "saved": saved}).first()
+    if line is None:
+        kind = "saved item" if saved else "cart item"
+        raise CartItemNotFound(f"No {kind} {item_id} in your cart")
+    if not saved:
+        inventory.release(session, {line.variant_id: line.quantity})
+    return _touched(session, cart, rules, cart_lines(session, cart.id))
 
 
 def _find_line(lines: Sequence[AnyRow], variant_id: int, *, saved: bool) -> AnyRow | None:
@@ -354,41 +390,55 @@ def _get_line(lines: Sequence[AnyRow], item_id: int, *, saved: bool) -> AnyRow:
 
 
 def _move_line(session: Session, lines: Sequence[AnyRow], line: AnyRow, *, saved: bool) -> None:
-    """Move a line between the cart and the saved items, merging into the variant's line already there."""
+    """Move a line between the cart and the saved items, merging into the variant's line already there.
+
+    Saved items merge up to a line's maximum; a merged cart line is left to `_check_rules` to refuse.
+    """
     target = _find_line(lines, line.variant_id, saved=saved)
     if target is None:
         session.execute(_MOVE_LINE, {"item": line.id, "saved": saved})
         return
-    quantity = min(target.quantity + line.quantity, MAX_LINE_QUANTITY)
+    quantity = target.quantity + line.quantity
+    if saved:
+        quantity = min(quantity, MAX_LINE_QUANTITY)
     session.execute(_SET_QUANTITY, {"item": target.id, "quantity": quantity})
     session.execute(_DELETE_LINE, {"item": line.id})
 
 
-def _check_line_quantity(quantity: int) -> None:
-    if quantity > MAX_LINE_QUANTITY:
+def _check_rules(lines: Sequence[AnyRow], variant_id: int, *, new_line: bool, max_lines: int | None) -> None:
+    """Check the cart's rules on its lines just after units of a variant went into its line, in this
+    order: room for a new line, units on a line, one currency. Call with the cart locked."""
+    live = [row for row in lines if not row.saved_for_later]
+    if new_line and max_lines is not None and len(live) > max_lines:
+        raise CartFull(
+            f"A cart holds at most {max_lines} different items; remove one or save it for later first",
+            max_lines=max_lines,
+        )
+    line = next(row for row in live if row.variant_id == variant_id)
+    if line.quantity > MAX_LINE_QUANTITY:
         raise LineQuantityExceeded(
-            f"A cart line holds at most {MAX_LINE_QUANTITY} units; this would make {quantity}",
+            f"A cart line holds at most {MAX_LINE_QUANTITY} units; this would make {line.quantity}",
             errors=[
-                {"field": "quantity", "message": f"line would hold {quantity}; at most {MAX_LINE_QUANTITY}"}
+                {
+                    "field": "quantity",
+                    "message": f"line would hold {line.quantity}; at most {MAX_LINE_QUANTITY}",
+                }
             ],
         )
-
-
-def _check_currency(lines: Sequence[AnyRow], currency: str) -> None:
-    other = next(
-        (row.currency for row in lines if not row.saved_for_later and row.currency != currency), None
-    )
+    other = next((row.currency for row in live if row.currency != line.currency), None)
     if other is not None:
-        raise CartCurrencyMismatch(f"Your cart is in {other}; this item is priced in {currency}")
+        raise CartCurrencyMismatch(f"Your cart is in {other}; this item is priced in {line.currency}")
 
 
-def _touched(session: Session, cart: AnyRow, rules: CartRules, *, reserved: bool = False) -> CartView:
+def _touched(
+    session: Session, cart: AnyRow, rules: CartRules, lines: Sequence[AnyRow], *, reserved: bool = False
+) -> CartView:
     """Extend the cart's expiry after a change, within its maximum hold, and return its view.
 
-    `reserved`: the change reserved stock; the first reservation starts the hold. A cart left holding
-    nothing ends it (the next reservation starts a new one).
+    `lines`: the cart's lines after the change (cart_lines). `reserved`: the change reserved stock; the
+    first reservation starts the hold. A cart left holding nothing ends it (the next reservation starts
+    a new one).
     """
-    lines = cart_lines(session, cart.id)
     now = utcnow()
     held_since = cart.held_since
     if all(line.saved_for_later for line in lines):
@@ -400,14 +450,3 @@ def _touched(session: Session, cart: AnyRow, rules: CartRules, *, reserved: bool
         expires_at = min(expires_at, held_since + rules.max_hold)
     session.execute(_TOUCH, {"cart": cart.id, "until": expires_at, "held": held_since, "now": now})
     return view_of(cart.id, expires_at, lines)
-
-
-def _check_room(lines: Sequence[AnyRow], max_lines: int | None) -> None:
-    """Refuse a new distinct line in a full cart; call with the cart locked (the count cannot race)."""
-    if max_lines is None:
-        return
-    if sum(not row.saved_for_later for row in lines) >= max_lines:
-        raise CartFull(
-            f"A cart holds at most {max_lines} different items; remove one or save it for later first",
-            max_lines=max_lines,
-        )

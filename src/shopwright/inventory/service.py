@@ -19,7 +19,7 @@ from shopwright.catalog import service as catalog
 from shopwright.catalog.cache import bump_catalog_version
 from shopwright.catalog.errors import VariantNotFound
 from shopwright.catalog.events import PRODUCT_CREATED, PRODUCT_UPDATED
-from shopwright.catalog.models import Product, Variant
+from shopwright.catalog.models import Product, Variant, sellable
 from shopwright.catalog.schemas import MAX_STOCK, ProductCreate, ProductUpdate, VariantCreate, VariantUpdate
 from shopwright.db import AnyRow, get_by_id, id_among, is_postgres, table_of
 from shopwright.errors import InvalidRequest
@@ -48,11 +48,28 @@ StockRow = Row[int, int, str, str, str, int, int, int]
 # bound names: a column's own name is reserved for its SET value.
 _STOCK = table_of(StockLevel)
 _AVAILABLE_UNITS = _STOCK.c.quantity - _STOCK.c.reserved >= bindparam("units")
+# Only stock of a variant customers can buy is reserved: the UPDATE checks it too, so a cart change
+# needs no read of the variant first. By id, or a product's default variant (one per product).
+_CAN_BE_BOUGHT = (
+    select(Variant.id)
+    .join(Product, Variant.product_id == Product.id)
+    .where(Variant.id == _STOCK.c.variant_id, sellable())
+    .exists()
+)
+_DEFAULT_VARIANT = (
+    select(Variant.id).where(Variant.product_id == bindparam("product"), Variant.is_default).scalar_subquery()
+)
 _RESERVE = (
     update(_STOCK)
-    .where(_STOCK.c.variant_id == bindparam("variant"), _AVAILABLE_UNITS)
+    .where(_STOCK.c.variant_id == bindparam("variant"), _AVAILABLE_UNITS, _CAN_BE_BOUGHT)
     .values(reserved=_STOCK.c.reserved + bindparam("units"))
-    .returning(_STOCK.c.quantity)
+    .returning(_STOCK.c.variant_id)
+)
+_RESERVE_DEFAULT = (
+    update(_STOCK)
+    .where(_STOCK.c.variant_id == _DEFAULT_VARIANT, _AVAILABLE_UNITS, _CAN_BE_BOUGHT)
+    .values(reserved=_STOCK.c.reserved + bindparam("units"))
+    .returning(_STOCK.c.variant_id)
 )
 _SELL = (
     update(_STOCK)
@@ -157,9 +174,19 @@ def set_quantity(session: Session, variant_id: int, quantity: int, *, actor_id: 
     record(session, ADMIN_ADJUSTMENT, [change], actor_id=actor_id)
 
 
-def reserve(session: Session, variant_id: int, quantity: int) -> None:
-    """Reserve `quantity` units of a variant or raise OutOfStock; runs inside the caller's transaction."""
-    _take_available(session, _RESERVE, variant_id, quantity)
+def reserve(
+    session: Session, quantity: int, *, variant_id: int | None = None, product_id: int | None = None
+) -> int | None:
+    """Reserve units of a variant customers can buy (by id, or a product's default variant); return its id.
+
+    None, reserving nothing, when it cannot be bought or lacks the units: the caller says which
+    (`out_of_stock` for the latter). Runs inside the caller's transaction.
+    """
+    if variant_id is not None:
+        reserved = session.scalar(_RESERVE, {"variant": variant_id, "units": quantity})
+    else:
+        reserved = session.scalar(_RESERVE_DEFAULT, {"product": product_id, "units": quantity})
+    return None if reserved is None else int(reserved)
 
 
 def release(session: Session, quantities: Mapping[int, int]) -> int:
@@ -181,7 +208,7 @@ def sell_reserved(
     for variant_id, quantity in sorted(quantities.items()):  # ascending ids: see release()
         sold = session.execute(_SELL_RESERVED, {"variant": variant_id, "units": quantity}).first()
         if sold is None:  # the reservation accounting is broken: refuse rather than oversell
-            raise _out_of_stock(session, variant_id, quantity)
+            raise out_of_stock(session, variant_id, quantity)
         left = int(sold[0])
         changes.append(Change(variant_id, -quantity, left))
         _tell_low_stock(session, variant_id, left, quantity)
@@ -204,11 +231,11 @@ def sell(session: Session, variant_id: int, quantity: int, *, order_id: int, act
 
 
 def _take_available(session: Session, statement: Any, variant_id: int, quantity: int) -> int:
-    """Run a conditional UPDATE of units available (_RESERVE, _SELL); return the quantity on hand left."""
+    """Run a conditional UPDATE of units available (_SELL); return the quantity on hand left."""
     # One conditional UPDATE: the row lock it takes re-checks availability against every racing change.
     taken = session.execute(statement, {"variant": variant_id, "units": quantity}).first()
     if taken is None:
-        raise _out_of_stock(session, variant_id, quantity)
+        raise out_of_stock(session, variant_id, quantity)
     return int(taken[0])
 
 
@@ -225,7 +252,8 @@ def restock(
     record(session, reason, changes, actor_id=actor_id, order_id=order_id)
 
 
-def _out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
+def out_of_stock(session: Session, variant_id: int, wanted: int) -> OutOfStock:
+    """Return the OutOfStock error of a variant short of `wanted` units, with what is left of it."""
     row = session.execute(
         select(Variant.sku, StockLevel.quantity - StockLevel.reserved)
         .select_from(Variant)
