@@ -63,7 +63,12 @@ class CartRules:
 
 # A cart and its lines change through these statements, built once (building one costs about as much
 # as running it), always with the cart locked. Reads of the lines are cart.view.cart_lines.
-_CARTS, _ITEMS, _VARIANTS = table_of(Cart), table_of(CartItem), table_of(Variant)
+_CARTS, _ITEMS, _VARIANTS, _PRODUCTS = (
+    table_of(Cart),
+    table_of(CartItem),
+    table_of(Variant),
+    table_of(Product),
+)
 _LOCK_CART = (
     select(_CARTS.c.id, _CARTS.c.expires_at, _CARTS.c.held_since)
     .where(_CARTS.c.user_id == bindparam("user_id"), _CARTS.c.status == ACTIVE)
@@ -101,7 +106,7 @@ def _grow_line_statement(insert: Callable[..., Any]) -> Any:
 
 # ON CONFLICT is written per database; keyed by db.is_postgres.
 _GROW_LINE = {True: _grow_line_statement(postgresql.insert), False: _grow_line_statement(sqlite.insert)}
-_SELLABLE = select(_VARIANTS.c.id).join(Product, _VARIANTS.c.product_id == Product.id).where(sellable())
+_SELLABLE = select(_VARIANTS.c.id).join(_PRODUCTS, _VARIANTS.c.product_id == _PRODUCTS.c.id).where(sellable())
 _SELLABLE_VARIANT = _SELLABLE.where(_VARIANTS.c.id == bindparam("variant_id"))
 _SELLABLE_DEFAULT_VARIANT = _SELLABLE.where(
     _VARIANTS.c.product_id == bindparam("product_id"), _VARIANTS.c.is_default.is_(True)

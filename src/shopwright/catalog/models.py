@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shopwright.db import Base, UTCDateTime, utcnow
+from shopwright.db import Base, UTCDateTime, table_of, utcnow
 
 # Rows a customer may see: not soft-deleted and active (partial indexes use the same predicate).
 LISTED = "deleted_at IS NULL AND is_active"
@@ -153,12 +153,15 @@ class Review(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
 
 
+# Both conditions are written on the tables' columns, not the mapped attributes: an UPDATE built once
+# that uses them (inventory's reserve) stays a Core statement, off the ORM's bulk-update execution path.
 def listed() -> ColumnElement[bool]:
     """Return the condition of a product customers see (and buy from): active and not deleted (LISTED)."""
     # Plain `is_active`, as the partial indexes have it: PostgreSQL cannot match `is_active IS true` to them.
-    return and_(Product.is_active, Product.deleted_at.is_(None))
+    products = table_of(Product).c
+    return and_(products.is_active, products.deleted_at.is_(None))
 
 
 def sellable() -> ColumnElement[bool]:
     """Return the condition of a variant customers can buy: active, of a listed product (join products)."""
-    return and_(Variant.is_active, listed())
+    return and_(table_of(Variant).c.is_active, listed())

@@ -50,14 +50,17 @@ _STOCK = table_of(StockLevel)
 _AVAILABLE_UNITS = _STOCK.c.quantity - _STOCK.c.reserved >= bindparam("units")
 # Only stock of a variant customers can buy is reserved: the UPDATE checks it too, so a cart change
 # needs no read of the variant first. By id, or a product's default variant (one per product).
+_VARIANTS, _PRODUCTS = table_of(Variant), table_of(Product)
 _CAN_BE_BOUGHT = (
-    select(Variant.id)
-    .join(Product, Variant.product_id == Product.id)
-    .where(Variant.id == _STOCK.c.variant_id, sellable())
+    select(_VARIANTS.c.id)
+    .join(_PRODUCTS, _VARIANTS.c.product_id == _PRODUCTS.c.id)
+    .where(_VARIANTS.c.id == _STOCK.c.variant_id, sellable())
     .exists()
 )
 _DEFAULT_VARIANT = (
-    select(Variant.id).where(Variant.product_id == bindparam("product"), Variant.is_default).scalar_subquery()
+    select(_VARIANTS.c.id)
+    .where(_VARIANTS.c.product_id == bindparam("product"), _VARIANTS.c.is_default)
+    .scalar_subquery()
 )
 _RESERVE = (
     update(_STOCK)
