@@ -5,7 +5,7 @@ currencies would mix (409), the stock is short (409). Whatever the answer, nothi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from flask import Flask
@@ -17,11 +17,18 @@ from tests.factories.cart import Shopper, total_reserved
 from tests.factories.catalog import Shop, empty_catalog
 
 
+class OneLineShop(NamedTuple):
+    shop: Shop
+    category: int
+    shopper: Shopper
+
+
 @pytest.fixture
-def shop_of_one_line(make_app: Callable[..., Flask], sessions: sessionmaker[Session]) -> Iterator[Shop]:
-    """A shop whose carts hold one line (CART_MAX_LINES=1); its catalog is emptied after."""
+def one_line(make_app: Callable[..., Flask], sessions: sessionmaker[Session]) -> Iterator[OneLineShop]:
+    """A shop whose carts hold one line (CART_MAX_LINES=1), a category and a customer; emptied after."""
     app = make_app(CART_MAX_LINES=1)
-    yield Shop(app, app.test_client())
+    shop = Shop(app, app.test_client())
+    yield OneLineShop(shop, shop.category()["id"], Shopper(shop.client, customer(shop.client)))
     empty_catalog(sessions)
 
 
@@ -40,11 +47,9 @@ def _unchanged(
 
 
 def test_an_unavailable_variant_comes_before_a_full_cart(
-    shop_of_one_line: Shop, sessions: sessionmaker[Session]
+    one_line: OneLineShop, sessions: sessionmaker[Session]
 ) -> None:
-    shop = shop_of_one_line
-    category = shop.category()["id"]
-    shopper = Shopper(shop.client, customer(shop.client))
+    shop, category, shopper = one_line
     before = shopper.added(1, product_id=shop.product(category)["id"])
     hidden = shop.product(category)
     shop.hide(hidden["id"])
@@ -53,12 +58,8 @@ def test_an_unavailable_variant_comes_before_a_full_cart(
     _unchanged(shopper, sessions, before, 1)
 
 
-def test_a_full_cart_comes_before_short_stock(
-    shop_of_one_line: Shop, sessions: sessionmaker[Session]
-) -> None:
-    shop = shop_of_one_line
-    category = shop.category()["id"]
-    shopper = Shopper(shop.client, customer(shop.client))
+def test_a_full_cart_comes_before_short_stock(one_line: OneLineShop, sessions: sessionmaker[Session]) -> None:
+    shop, category, shopper = one_line
     before = shopper.added(1, product_id=shop.product(category)["id"])
     scarce = shop.product(category, stock_quantity=1)
 
@@ -77,27 +78,20 @@ def test_a_line_too_big_comes_before_short_stock(
     _unchanged(shopper, sessions, before, 60)
 
 
-def test_mixed_currencies_come_before_short_stock(
-    shop: Shop, client: FlaskClient, sessions: sessionmaker[Session]
+@pytest.mark.parametrize(
+    ("currency", "code"),
+    [("EUR", "cart_currency_mismatch"), ("USD", "out_of_stock")],
+    ids=["mixed currencies come first", "alone it is short stock"],
+)
+def test_a_new_line_of_a_scarce_variant(
+    shop: Shop, client: FlaskClient, sessions: sessionmaker[Session], currency: str, code: str
 ) -> None:
     shopper = Shopper(client, customer(client))
     category = shop.category()["id"]
-    before = shopper.added(1, product_id=shop.product(category)["id"])
-    euros = shop.product(category, currency="EUR", stock_quantity=1)
+    before = shopper.added(1, product_id=shop.product(category)["id"])  # a line in USD
+    scarce = shop.product(category, currency=currency, stock_quantity=1)
 
-    assert_problem(shopper.add(2, product_id=euros["id"]), 409, "cart_currency_mismatch")
-    _unchanged(shopper, sessions, before, 1)
-
-
-def test_a_new_line_of_a_scarce_variant_is_short_stock_and_adds_nothing(
-    shop: Shop, client: FlaskClient, sessions: sessionmaker[Session]
-) -> None:
-    shopper = Shopper(client, customer(client))
-    category = shop.category()["id"]
-    before = shopper.added(1, product_id=shop.product(category)["id"])
-    scarce = shop.product(category, stock_quantity=1)
-
-    assert_problem(shopper.add(2, product_id=scarce["id"]), 409, "out_of_stock")
+    assert_problem(shopper.add(2, product_id=scarce["id"]), 409, code)
     _unchanged(shopper, sessions, before, 1)
 
 
@@ -111,11 +105,9 @@ def _saved_item(shopper: Shopper, product_id: int, quantity: int) -> dict[str, A
 
 
 def test_moving_back_an_unavailable_item_into_a_full_cart_is_unavailable(
-    shop_of_one_line: Shop, sessions: sessionmaker[Session]
+    one_line: OneLineShop, sessions: sessionmaker[Session]
 ) -> None:
-    shop = shop_of_one_line
-    category = shop.category()["id"]
-    shopper = Shopper(shop.client, customer(shop.client))
+    shop, category, shopper = one_line
     withdrawn = shop.product(category)
     saved = _saved_item(shopper, withdrawn["id"], 1)
     shop.hide(withdrawn["id"])
@@ -126,11 +118,9 @@ def test_moving_back_an_unavailable_item_into_a_full_cart_is_unavailable(
 
 
 def test_moving_back_a_scarce_item_into_a_full_cart_is_cart_full(
-    shop_of_one_line: Shop, sessions: sessionmaker[Session]
+    one_line: OneLineShop, sessions: sessionmaker[Session]
 ) -> None:
-    shop = shop_of_one_line
-    category = shop.category()["id"]
-    shopper = Shopper(shop.client, customer(shop.client))
+    shop, category, shopper = one_line
     scarce = shop.product(category, stock_quantity=2)
     saved = _saved_item(shopper, scarce["id"], 2)
     other = Shopper(shop.client, customer(shop.client))
