@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_openapi import APIBlueprint, Tag
 
 from shopwright.accounts.auth import BEARER, current_user_id, login_required
-from shopwright.db import get_session
+from shopwright.db import get_read_session, get_session
 from shopwright.orders import cancellation, checkout, display, edits
 from shopwright.orders.schemas import OrderCreate, OrderOut, OrderPath, OrderUpdate
 from shopwright.schemas import IdempotencyHeader, LimitQuery, Page
@@ -36,8 +36,14 @@ def place_order(header: IdempotencyHeader, body: OrderCreate) -> Result:
 )
 @login_required
 def list_orders(query: LimitQuery) -> Result:
+    # Reads on the primary's autocommit pool (no BEGIN/COMMIT on PostgreSQL): an order just placed or
+    # paid shows, and each statement sees the latest commit, as inside a READ COMMITTED transaction.
     page = display.list_orders_json(
-        get_session(), user_id=current_user_id(), status=None, limit=query.limit, cursor=query.cursor
+        get_read_session(fresh=True),
+        user_id=current_user_id(),
+        status=None,
+        limit=query.limit,
+        cursor=query.cursor,
     )
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -47,7 +53,7 @@ def list_orders(query: LimitQuery) -> Result:
 )
 @login_required
 def get_order(path: OrderPath) -> Result:
-    return display.get_order_json(get_session(), path.order_id, user_id=current_user_id())
+    return display.get_order_json(get_read_session(fresh=True), path.order_id, user_id=current_user_id())
 
 
 @bp.patch(
