@@ -326,9 +326,17 @@ def test_another_customers_line_is_not_found_and_untouched(
     assert shopper.get()["items"][0]["quantity"] == 2
 
 
-@pytest.mark.parametrize("item_id", [999_999, 2**40])
+@pytest.mark.parametrize("item_id", [999_999, 2**40, 2**100])
 def test_unknown_items_are_not_found(shopper: Shopper, item_id: int) -> None:
-    assert_problem(shopper.call("PUT", f"/items/{item_id}", {"quantity": 1}), 404, "cart_item_not_found")
+    for method, path, body in [
+        ("PUT", f"/items/{item_id}", {"quantity": 1}),
+        ("PATCH", f"/items/{item_id}", {"quantity": 0}),
+        ("DELETE", f"/items/{item_id}", None),
+        ("POST", f"/items/{item_id}/save-for-later", None),
+        ("POST", f"/saved/{item_id}/move-to-cart", None),
+        ("DELETE", f"/saved/{item_id}", None),
+    ]:
+        assert_problem(shopper.call(method, path, body), 404, "cart_item_not_found")
 
 
 # --- removing and clearing ----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from shopwright.cart.schemas import MAX_LINE_QUANTITY, CartItemIn
 from shopwright.cart.view import CartView, active_cart_with_lines, cart_lines, load_view, view_of
 from shopwright.catalog.models import Product, Variant, sellable
 from shopwright.config import Settings
-from shopwright.db import AnyRow, conflict_insert, is_postgres, table_of, utcnow
+from shopwright.db import AnyRow, conflict_insert, is_postgres, is_row_id, table_of, utcnow
 from shopwright.inventory import service as inventory
 
 
@@ -373,7 +373,8 @@ def _reserve(
 
 def _remove_line(session: Session, cart: AnyRow, item_id: int, rules: CartRules, *, saved: bool) -> CartView:
     """Delete a cart line (or saved item) of the locked cart, release what it held, and return the view."""
-    line = session.execute(_REMOVE_LINE, {"item": item_id, "cart": cart.id, "saved": saved}).first()
+    params = {"item": item_id, "cart": cart.id, "saved": saved}
+    line = session.execute(_REMOVE_LINE, params).first() if is_row_id(item_id) else None
     if line is None:
         kind = "saved item" if saved else "cart item"
         raise CartItemNotFound(f"No {kind} {item_id} in your cart")
