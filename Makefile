@@ -32,13 +32,13 @@ contract: install  ## schemathesis over every operation, as anonymous, customer 
 	$(BIN)/python -m tests.contract.run
 
 lint: install  ## ruff (lint + format check) and mypy strict
-	$(BIN)/ruff check src tests migrations cluster
-	$(BIN)/ruff format --check src tests migrations cluster
+	$(BIN)/ruff check src tests migrations cluster bench
+	$(BIN)/ruff format --check src tests migrations cluster bench
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format src tests migrations cluster
-	$(BIN)/ruff check --fix src tests migrations cluster
+	$(BIN)/ruff format src tests migrations cluster bench
+	$(BIN)/ruff check --fix src tests migrations cluster bench
 
 cluster-test: install  ## As root: a cluster in network namespaces (PostgreSQL + replica, Redis, 2 app hosts, worker, HAProxy), checked
 	$(BIN)/python -m cluster.run

@@ -56,7 +56,10 @@ def _problem(status: int, title: str, detail: str) -> Answer:
 
 
 def _access_claims(environ: dict[str, Any]) -> dict[str, Any] | None:
-    """Decode and check the Bearer access token as accounts.auth.verified_claims does (PyJWT + the Redis revocation list)."""
+    """Decode and check the Bearer access token as accounts.auth.verified_claims does.
+
+    PyJWT, then the Redis revocation list.
+    """
     header = environ.get("HTTP_AUTHORIZATION", "")
     if not header.startswith("Bearer "):
         return None

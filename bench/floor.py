@@ -38,19 +38,19 @@ from typing import Any
 
 os.environ.setdefault("BENCH_DATABASE", "shopwright_bench_floor")
 
-import psycopg  # noqa: E402
-import run  # noqa: E402
-import scenarios  # noqa: E402
-from flask import Flask  # noqa: E402
-from sqlalchemy.dialects import postgresql  # noqa: E402
-from werkzeug.test import EnvironBuilder  # noqa: E402
+import psycopg
+import run
+import scenarios
+from flask import Flask
+from sqlalchemy.dialects import postgresql
+from werkzeug.test import EnvironBuilder
 
-from shopwright import create_app  # noqa: E402
-from shopwright.catalog import display  # noqa: E402
-from shopwright.config import Settings  # noqa: E402
-from shopwright.db import make_engine, make_sessionmaker  # noqa: E402
-from shopwright.inventory import service as inventory  # noqa: E402
-from shopwright.inventory import view  # noqa: E402
+from shopwright import create_app
+from shopwright.catalog import display
+from shopwright.config import Settings
+from shopwright.db import make_engine, make_sessionmaker
+from shopwright.inventory import service as inventory
+from shopwright.inventory import view
 
 WARMUP = 200
 
@@ -80,7 +80,9 @@ def wsgi_request(app: Any, path: str) -> Callable[[], object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=5000)
     requests = parser.parse_args().requests
     env = {
@@ -106,11 +108,11 @@ def main() -> int:
         shopwright = create_app()
         reads = shopwright.extensions["shopwright.read_sessions"]
         dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-        variants_statement = inventory._VARIANTS_FOR_SALE[True]  # noqa: SLF001  # the statement itself
+        variants_statement = inventory._VARIANTS_FOR_SALE[True]  # the statement itself
         product_params = {"product_id": product_id}
         variants_params = {"product_ids": [product_id]}
         # The SQL text SQLAlchemy sends, with its own literal parameters (coalesce's 0) filled in.
-        compiled = display._BY_ID.compile(dialect=dialect)  # noqa: SLF001
+        compiled = display._BY_ID.compile(dialect=dialect)
         product_sql, raw_product_params = str(compiled), {**compiled.params, **product_params}
         compiled = variants_statement.compile(dialect=dialect)
         variants_sql, raw_variants_params = str(compiled), {**compiled.params, **variants_params}
@@ -124,16 +126,16 @@ def main() -> int:
             return raw.execute(variants_sql, raw_variants_params).fetchall()
 
         def with_core() -> object:
-            core.execute(display._BY_ID, product_params).all()  # noqa: SLF001
+            core.execute(display._BY_ID, product_params).all()
             return core.execute(variants_statement, variants_params).all()
 
         def with_held_session() -> object:
-            held.execute(display._BY_ID, product_params).all()  # noqa: SLF001
+            held.execute(display._BY_ID, product_params).all()
             return held.execute(variants_statement, variants_params).all()
 
         def with_new_session() -> object:
             with reads() as session:
-                session.execute(display._BY_ID, product_params).all()  # noqa: SLF001
+                session.execute(display._BY_ID, product_params).all()
                 return session.execute(variants_statement, variants_params).all()
 
         bare = Flask("bare")
@@ -158,7 +160,7 @@ def main() -> int:
         core.close()
         raw.close()
         engine.dispose()
-    print(f"CPU µs per request, {requests} requests each after {WARMUP} warm-up ({run._git_commit()})")  # noqa: SLF001
+    print(f"CPU µs per request, {requests} requests each after {WARMUP} warm-up ({run._git_commit()})")
     first = {True: results[0][1], False: results[4][1]}
     for name, micros in results:
         base = first[name.startswith("two")]

@@ -34,9 +34,9 @@ import psycopg
 from alembic import command
 
 from shopwright.accounts import seed as account_seed
+from shopwright.catalog.importing import csv_lines
 from shopwright.cli import alembic_config
 from shopwright.db import make_engine, make_sessionmaker
-from shopwright.catalog.importing import csv_lines
 from shopwright.inventory import exporting, importing
 
 ROOT = Path(__file__).resolve().parents[1]
