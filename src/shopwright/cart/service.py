@@ -224,7 +224,7 @@ def move_to_cart(
     with _cart_transaction(session, user_id, rules.ttl) as cart:
         before = cart_lines(session, cart.id)
         line = _get_line(before, item_id, saved=True)
-        _variant_id, reserved = _reserve(session, line.quantity, variant_id=line.variant_id)
+        reserved = _reserve(session, line.quantity, variant_id=line.variant_id)[1]
         new_line = _find_line(before, line.variant_id, saved=False) is None
         _move_line(session, before, line, saved=False)
         lines = cart_lines(session, cart.id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from sqlalchemy import ColumnElement, Row, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -228,18 +227,13 @@ def sell(session: Session, variant_id: int, quantity: int, *, order_id: int, act
     """Sell available units (an order edit) or raise OutOfStock; runs inside the caller's transaction."""
     # Order edits, not the checkout path: rare enough to drop cached answers (docs/operations.md).
     bump_catalog_version(session)
-    left = _take_available(session, _SELL, variant_id, quantity)
+    # One conditional UPDATE: the row lock it takes re-checks availability against every racing change.
+    sold = session.execute(_SELL, {"variant": variant_id, "units": quantity}).first()
+    if sold is None:
+        raise out_of_stock(session, variant_id, quantity)
+    left = int(sold[0])
     record(session, ORDER_EDIT, [Change(variant_id, -quantity, left)], actor_id=actor_id, order_id=order_id)
     _tell_low_stock(session, variant_id, left, quantity)
-
-
-def _take_available(session: Session, statement: Any, variant_id: int, quantity: int) -> int:
-    """Run a conditional UPDATE of units available (_SELL); return the quantity on hand left."""
-    # One conditional UPDATE: the row lock it takes re-checks availability against every racing change.
-    taken = session.execute(statement, {"variant": variant_id, "units": quantity}).first()
-    if taken is None:
-        raise out_of_stock(session, variant_id, quantity)
-    return int(taken[0])
 
 
 def restock(
