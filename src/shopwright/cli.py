@@ -182,7 +182,7 @@ def import_products(file: BinaryIO) -> None:
                 session,
                 data,
                 progress=lambda _rows: bar.update(1),
-                limits=Limits.of(current_app.extensions["shopwright.settings"]),
+                limits=Limits.of(_settings()),
             )
     except ShopError as error:
         for problem in error.extensions.get("errors", []):

@@ -263,17 +263,13 @@ def _next_ids(session: Session, table: str, count: int) -> list[int]:
     return ids
 
 
-def _candidate(base: tuple[str, str], attempt: int) -> str:
-    name, sku = base
-    return name if attempt == 0 else f"{name}-{sku}" if attempt == 1 else f"{name}-{sku}-{attempt}"
-
-
 def free_slugs(session: Session, wanted: Sequence[tuple[str, str]]) -> list[str]:
     """Return a free product slug for each (name, sku): the name's, else with the SKU, else numbered."""
     bases = [(slugify(name), slugify(sku)) for name, sku in wanted]
 
     def candidate(index: int, attempt: int) -> str:
-        return _candidate(bases[index], attempt)
+        base, sku = bases[index]
+        return base if attempt == 0 else f"{base}-{sku}" if attempt == 1 else f"{base}-{sku}-{attempt}"
 
     slugs: list[str] = [""] * len(wanted)
     used: set[str] = set()

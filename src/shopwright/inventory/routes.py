@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage as UploadedFile
 
 from shopwright.accounts.auth import BEARER, admin_required, current_user_id
 from shopwright.catalog.importing import Limits, csv_lines
-from shopwright.db import get_session
+from shopwright.db import get_session, get_settings
 from shopwright.inventory import exporting, importing, movements
 from shopwright.inventory.schemas import ImportResultOut, MovementOut, StockPath
 from shopwright.limits import body_limit
@@ -60,7 +60,7 @@ class ImportForm(InputModel):
 @body_limit("IMPORT_MAX_BYTES")
 @admin_required
 def import_products(form: ImportForm) -> Result:
-    limits = Limits.of(current_app.extensions["shopwright.settings"])
+    limits = Limits.of(get_settings())
     result = importing.import_products(
         get_session(), form.file.read(), actor_id=current_user_id(), limits=limits
     )

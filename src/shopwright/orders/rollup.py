@@ -309,9 +309,10 @@ def _add_customers(session: Session, deltas: list[tuple[int, _Applied]]) -> None
                 if grain != "d":  # days: sales_orders' own index
                     key = (grain, period, applied.user_id)
                     counts[key] = counts.get(key, 0) + sign
+    ordered = sorted(counts.items())  # ascending (grain, period, user_id): the lock order
     rows = [
         {"grain": grain, "period": period, "user_id": user_id, "orders": n}
-        for (grain, period, user_id), n in sorted(counts.items())
+        for (grain, period, user_id), n in ordered
         if n
     ]
     if not rows:
@@ -323,7 +324,7 @@ def _add_customers(session: Session, deltas: list[tuple[int, _Applied]]) -> None
             set_={"orders": SalesCustomer.orders + insert.excluded.orders},
         )
     )
-    fallen = [key for key, n in sorted(counts.items()) if n < 0]
+    fallen = [key for key, n in ordered if n < 0]
     if fallen:
         # A row that fell to 0 goes (we hold its lock): the reports then read customers from the primary
         # key alone, without visiting the table. A racing upsert waits, then inserts it anew.

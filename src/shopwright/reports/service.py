@@ -368,8 +368,9 @@ def customers(session: Session, window: Window) -> int:
     # Whole months, quarters and years from sales_customers (one row per customer and period with
     # orders; read from its primary key alone), the window's loose days from sales_orders; UNION removes
     # the customers found in both.
+    runs = pieces(window)
     parts: list[Select[Any]] = []
-    periods = [run for run in pieces(window) if run[0] != "d"]
+    periods = [run for run in runs if run[0] != "d"]
     if periods:
         parts.append(
             select(SalesCustomer.user_id).where(
@@ -381,7 +382,7 @@ def customers(session: Session, window: Window) -> int:
                 ),
             )
         )
-    for _, low, high in (run for run in pieces(window) if run[0] == "d"):
+    for _, low, high in (run for run in runs if run[0] == "d"):
         parts.append(
             select(SalesOrder.user_id).where(
                 SalesOrder.paid_day.is_not(None), SalesOrder.paid_day.between(low, high)
