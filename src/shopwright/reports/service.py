@@ -28,6 +28,7 @@ from sqlalchemy import (
     Select,
     and_,
     desc,
+    false,
     func,
     literal_column,
     or_,
@@ -184,10 +185,11 @@ def _month_end(day: date) -> date:
 def _in_pieces(window: Window) -> ColumnElement[bool]:
     """The condition that picks a window's rows of `sales_products` (each run is a PK range)."""
     return or_(
+        false(),  # a window whose first day is after its last has no runs and picks nothing
         *(
             and_(SalesProduct.grain == grain, SalesProduct.period.between(low, high))
             for grain, low, high in pieces(window)
-        )
+        ),
     )
 
 
@@ -388,6 +390,8 @@ def customers(session: Session, window: Window) -> int:
                 SalesOrder.paid_day.is_not(None), SalesOrder.paid_day.between(low, high)
             )
         )
+    if not parts:  # a window whose first day is after its last
+        return 0
     found = union(*parts).subquery() if len(parts) > 1 else parts[0].distinct().subquery()
     return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
