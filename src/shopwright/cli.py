@@ -1,5 +1,5 @@
 """Flask commands: `flask db …`, create-admin, seed-db, deliver-events, expire-carts, cancel-unpaid-orders,
-reconcile-payments, rebuild-sales-rollup, import-products, export-products."""
+reconcile-payments, purge, rebuild-sales-rollup, import-products, export-products."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from pydantic import ValidationError
 
-from shopwright import seed
+from shopwright import idempotency, outbox, seed
 from shopwright.accounts import seed as account_seed
+from shopwright.accounts.revocation import DatabaseRevocations
 from shopwright.cart import service as cart
 from shopwright.catalog.importing import Limits, csv_lines
 from shopwright.config import Settings
@@ -157,6 +158,20 @@ def reconcile_payments() -> None:
     )
 
 
+@click.command("purge")
+@with_appcontext
+def purge() -> None:
+    """Delete what is kept only for a while: old idempotency keys, expired revocations, delivered events."""
+    sessions = current_app.extensions["shopwright.sessions"]
+    with sessions() as session:
+        keys = idempotency.purge_keys(session)
+    with sessions() as session, session.begin():
+        revocations = DatabaseRevocations(sessions).purge_expired(session)
+    retention = timedelta(days=_settings().OUTBOX_RETENTION_DAYS)
+    events = outbox.purge_delivered(sessions, older_than=retention)
+    click.echo(f"Purged {keys} idempotency key(s), {revocations} revocation(s), {events} delivered event(s)")
+
+
 @click.command("rebuild-sales-rollup")
 @with_appcontext
 def rebuild_sales_rollup() -> None:
@@ -213,6 +228,7 @@ def register(app: Flask) -> None:
         expire_carts,
         cancel_unpaid_orders,
         reconcile_payments,
+        purge,
         rebuild_sales_rollup,
         import_products,
         export_products,

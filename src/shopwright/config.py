@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # Who delivers outbox events (emails, webhooks) after a commit: `inline` (the web process, once the
     # response is sent) or `worker` (a Celery task is queued; needs a broker). Beat sweeps up either way.
     OUTBOX_DELIVERY: Literal["inline", "worker"] = "inline"
+    # Delivered events are kept this long as an audit trail (name, time, tries; their payloads are erased
+    # on delivery), then purged (docs/operations.md, Purges).
+    OUTBOX_RETENTION_DAYS: int = Field(default=90, ge=1)
 
     # Background jobs (Celery). The broker defaults to REDIS_URL; with neither, tasks run eagerly in-process
     # and periodic work runs from cron through the flask commands (docs/operations.md).

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, insert, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, delete, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from shopwright.db import Base, UTCDateTime, after_commit, table_of, utcnow
@@ -30,6 +30,7 @@ EventHandler = Callable[[Session, "Event"], None]
 Defer = Callable[[Callable[[], object]], None]
 _DISPATCH_KEY = "shopwright.outbox"
 MAX_ATTEMPTS = 10
+PURGE_BATCH = 10_000
 
 
 class Event(Base):
@@ -163,3 +164,31 @@ class Outbox:
         # Payloads may carry secrets (reset tokens): keep only what an audit needs.
         event.payload = {"delivered": True}
         return 1
+
+
+def purge_delivered(
+    sessions: sessionmaker[Session], *, older_than: timedelta, batch: int = PURGE_BATCH
+) -> int:
+    """Delete events delivered longer than `older_than` ago, `batch` per transaction; return how many.
+
+    Pending and dead-lettered (failed) events stay: the first still have work to do, the second wait for
+    a person. The newest event always stays too: SQLite numbers a new row one past the largest id left,
+    and an event id must never come back (emails and webhook deliveries are unique per event id, and
+    receivers deduplicate on it).
+    """
+    events = table_of(Event).c
+    newest = select(func.max(events.id)).scalar_subquery()
+    oldest_delivered = (
+        select(events.id)
+        .where(events.delivered_at < utcnow() - older_than, events.id < newest)
+        .order_by(events.id)
+        .limit(batch)
+    )
+    purge = delete(table_of(Event)).where(events.id.in_(oldest_delivered))
+    purged = 0
+    while True:
+        with sessions() as session, session.begin():
+            deleted = int(session.execute(purge).rowcount)  # type: ignore[attr-defined]
+        purged += deleted
+        if deleted < batch:
+            return purged

@@ -27,7 +27,7 @@ from flask import Flask, current_app
 
 from shopwright.config import Settings
 from shopwright.observability import get_logger
-from shopwright.outbox import Defer
+from shopwright.outbox import Defer, purge_delivered
 
 log = get_logger(__name__)
 DELIVER_EVENTS = "shopwright.deliver_events"
@@ -35,6 +35,7 @@ EXPIRE_CARTS = "shopwright.expire_carts"
 CANCEL_UNPAID_ORDERS = "shopwright.cancel_unpaid_orders"
 PURGE_IDEMPOTENCY_KEYS = "shopwright.purge_idempotency_keys"
 PURGE_REVOKED_TOKENS = "shopwright.purge_revoked_tokens"
+PURGE_EVENTS = "shopwright.purge_events"
 SEND_EMAILS = "shopwright.send_emails"
 DELIVER_WEBHOOKS = "shopwright.deliver_webhooks"
 RECONCILE_PAYMENTS = "shopwright.reconcile_payments"
@@ -95,6 +96,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # The revocation list's table keeps an entry until its token would have expired anyway.
             "purge-revoked-tokens": {
                 "task": PURGE_REVOKED_TOKENS,
+                "schedule": 3600.0,
+                "options": {"expires": 3600},
+            },
+            "purge-events": {
+                "task": PURGE_EVENTS,
                 "schedule": 3600.0,
                 "options": {"expires": 3600},
             },
@@ -243,6 +249,16 @@ def purge_revoked_tokens() -> int:
     sessions = current_app.extensions["shopwright.sessions"]
     with sessions() as session, session.begin():
         return DatabaseRevocations(sessions).purge_expired(session)
+
+
+@shared_task(name=PURGE_EVENTS)  # type: ignore[untyped-decorator]
+def purge_events() -> int:
+    """Delete outbox events delivered more than OUTBOX_RETENTION_DAYS ago; return the count."""
+    retention = timedelta(days=current_app.extensions["shopwright.settings"].OUTBOX_RETENTION_DAYS)
+    purged = purge_delivered(current_app.extensions["shopwright.sessions"], older_than=retention)
+    if purged:
+        log.info("events.purged", events=purged)
+    return purged
 
 
 @shared_task(name=SEND_EMAILS)  # type: ignore[untyped-decorator]

@@ -27,6 +27,7 @@ from shopwright.outbox import Event
 from shopwright.worker import (
     DELIVER_EVENTS,
     EXPIRE_CARTS,
+    PURGE_EVENTS,
     PURGE_REVOKED_TOKENS,
     celery_init_app,
     wake_up_key,
@@ -189,6 +190,26 @@ def test_the_purge_task_deletes_expired_revocation_entries_only(
     assert purged == 1
     with sessions() as session:
         assert session.scalars(select(RevokedToken.key)).all() == ["jti:live"]
+
+
+def test_the_events_purge_task_follows_the_retention_setting(
+    make_app: Callable[..., Flask], sessions: sessionmaker[Session]
+) -> None:
+    # Given events delivered 8, 6 and 1 day(s) ago, and a retention of a week
+    app = make_app(REDIS_URL=None, OUTBOX_RETENTION_DAYS=7)
+    celery_app = celery_init_app(app)
+    now = utcnow()
+    with sessions() as session, session.begin():
+        for days in (8, 6, 1):
+            session.add(Event(name=f"{days}d", payload={}, delivered_at=now - timedelta(days=days)))
+
+    # When beat's hourly purge runs
+    purged = celery_app.tasks[PURGE_EVENTS].delay().get()
+
+    # Then only the event past the retention is gone
+    assert purged == 1
+    with sessions() as session:
+        assert session.scalars(select(Event.name).order_by(Event.id)).all() == ["6d", "1d"]
 
 
 def test_commits_ask_for_one_delivery_run_until_it_starts(

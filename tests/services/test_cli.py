@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -10,8 +11,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shopwright.accounts.models import User
+from shopwright.accounts.models import RevokedToken, User
+from shopwright.db import utcnow
+from shopwright.idempotency import IdempotencyKey
 from shopwright.orders.rollup import SalesDay
+from shopwright.outbox import Event
 from shopwright.reports import service
 from tests.factories import customer, login
 from tests.factories.catalog import Shop
@@ -116,3 +120,28 @@ def test_rebuild_sales_rollup_repairs_a_rollup_changed_behind_its_back(
     with sessions() as session:
         profit = service.profit_report(session, service.Window())
     assert (profit.revenue_cents, profit.cost_cents, profit.orders) == (2_500, 1_000, 1)
+
+
+def test_purge_deletes_what_is_past_its_retention_and_keeps_the_rest(
+    app: Flask, client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
+    # Given, for cron in the embedded default (no beat): of each kind one row past its retention, one not
+    account = customer(client)
+    now = utcnow()
+    with sessions() as session, session.begin():
+        user_id = session.scalar(select(User.id).where(User.email == account.email))
+        for key, age in (("old", timedelta(hours=49)), ("new", timedelta(hours=1))):
+            session.add(IdempotencyKey(user_id=user_id, key=key, request_hash="h", created_at=now - age))
+        session.add(RevokedToken(key="jti:old", expires_at=now - timedelta(minutes=1)))
+        session.add(RevokedToken(key="jti:live", expires_at=now + timedelta(minutes=1)))
+        for days in (91, 89):
+            session.add(Event(name=f"{days}d", payload={}, delivered_at=now - timedelta(days=days)))
+
+    result = app.test_cli_runner().invoke(args=["purge"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output == "Purged 1 idempotency key(s), 1 revocation(s), 1 delivered event(s)\n"
+    with sessions() as session:
+        assert session.scalars(select(IdempotencyKey.key)).all() == ["new"]
+        assert session.scalars(select(RevokedToken.key)).all() == ["jti:live"]
+        assert session.scalars(select(Event.name).where(Event.name.in_(["91d", "89d"]))).all() == ["89d"]

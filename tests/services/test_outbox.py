@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shopwright import outbox
+from shopwright.db import utcnow
 from shopwright.outbox import MAX_ATTEMPTS, Event, Outbox
 
 
@@ -117,3 +119,61 @@ def test_deliver_events_command_sends_what_smtp_refused_earlier(make_app: Any, m
     # Then the email arrives
     assert result.output.strip() == "Delivered 1 event(s)"
     assert len(mailbox.to("kim@example.com")) == 1
+
+
+def _events(sessions: sessionmaker[Session], *ages: tuple[str, int]) -> list[int]:
+    """Add one event per (state, days ago) in order: delivered, failed or pending that long ago."""
+    now = utcnow()
+    with sessions() as session, session.begin():
+        rows = [
+            Event(
+                name=state,
+                payload={},
+                created_at=now - timedelta(days=days),
+                delivered_at=now - timedelta(days=days) if state == "delivered" else None,
+                failed_at=now - timedelta(days=days) if state == "failed" else None,
+            )
+            for state, days in ages
+        ]
+        session.add_all(rows)
+    return [row.id for row in rows]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_the_purge_deletes_events_delivered_before_the_retention_only(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Given three events delivered long ago, then one that failed, one still pending and one delivered
+    # lately, and the newest event also delivered long ago
+    ids = _events(
+        sessions,
+        *[("delivered", 100)] * 3,
+        ("failed", 100),
+        ("pending", 100),
+        ("delivered", 10),
+        ("delivered", 100),
+    )
+
+    # When the purge keeps 90 days, two events per transaction
+    purged = outbox.purge_delivered(sessions, older_than=timedelta(days=90), batch=2)
+
+    # Then the three old deliveries are gone; failed and pending events wait for work, the recent one is
+    # inside the retention, and the newest is kept so that its id is never handed out again
+    assert purged == 3
+    with sessions() as session:
+        assert session.scalars(select(Event.id).order_by(Event.id)).all() == ids[3:]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_an_event_id_is_never_handed_out_twice_after_a_purge(sessions: sessionmaker[Session]) -> None:
+    # Given events that were all delivered long ago (emails and webhook deliveries are unique per event id)
+    ids = _events(sessions, *[("delivered", 100)] * 3)
+
+    # When they are purged and a new event is published
+    assert outbox.purge_delivered(sessions, older_than=timedelta(days=90)) == 2
+    with sessions() as session, session.begin():
+        outbox.publish(session, "thing.happened", {})
+
+    # Then the new event's id comes after every earlier one
+    with sessions() as session:
+        assert session.scalars(select(Event.id).order_by(Event.id)).all() == [ids[-1], ids[-1] + 1]

@@ -13,6 +13,7 @@ from shopwright.worker import (
     DELIVER_EVENTS,
     DELIVER_WEBHOOKS,
     EXPIRE_CARTS,
+    PURGE_EVENTS,
     PURGE_IDEMPOTENCY_KEYS,
     PURGE_REVOKED_TOKENS,
     RECONCILE_PAYMENTS,
@@ -72,6 +73,7 @@ def test_beat_sends_exactly_the_periodic_tasks_at_their_intervals() -> None:
         "reconcile-payments": (RECONCILE_PAYMENTS, 300.0),
         "purge-idempotency-keys": (PURGE_IDEMPOTENCY_KEYS, 3600.0),
         "purge-revoked-tokens": (PURGE_REVOKED_TOKENS, 3600.0),
+        "purge-events": (PURGE_EVENTS, 3600.0),
         "send-emails": (SEND_EMAILS, 10.0),
         "deliver-webhooks": (DELIVER_WEBHOOKS, 10.0),
     }
@@ -93,7 +95,7 @@ def test_the_celery_app_registers_the_tasks_under_stable_names(tmp_path: Any) ->
     celery_app = celery_init_app(_app(tmp_path))
 
     names = {DELIVER_EVENTS, EXPIRE_CARTS, CANCEL_UNPAID_ORDERS, RECONCILE_PAYMENTS, PURGE_REVOKED_TOKENS}
-    assert names | {SEND_EMAILS, DELIVER_WEBHOOKS} <= set(celery_app.tasks)
+    assert names | {SEND_EMAILS, DELIVER_WEBHOOKS, PURGE_EVENTS} <= set(celery_app.tasks)
     assert celery_app.conf.task_always_eager is True
 
 
