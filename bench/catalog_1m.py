@@ -126,18 +126,18 @@ def product_count(url: str = URL) -> int:
         return int(row[0]) if row else 0
 
 
+def _scalar(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...] = ()) -> Any:
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None, sql
+    return row[0]
+
+
 def request_cases(url: str = URL) -> list[tuple[str, str]]:
     """The measured list requests (name, path), their cursors and filters taken from the data at `url`."""
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
-        max_id = int(conn.execute("SELECT max(id) FROM products").fetchone()[0])  # type: ignore[index]
-        mid_price = int(
-            conn.execute("SELECT min_price_cents FROM products WHERE id = %s", (max_id // 2,)).fetchone()[0]
-        )  # type: ignore[index]
-        root = int(
-            conn.execute("SELECT id FROM categories WHERE parent_id IS NULL ORDER BY id LIMIT 1").fetchone()[
-                0
-            ]
-        )  # type: ignore[index]
+        max_id = int(_scalar(conn, "SELECT max(id) FROM products"))
+        mid_price = int(_scalar(conn, "SELECT min_price_cents FROM products WHERE id = %s", (max_id // 2,)))
+        root = int(_scalar(conn, "SELECT id FROM categories WHERE parent_id IS NULL ORDER BY id LIMIT 1"))
     deep_newest = encode_cursor({"id": max_id // 2})
     deep_price = encode_cursor({"price": mid_price, "id": max_id // 2})
     deep_rating = encode_cursor({"rating": "0.00", "id": max_id // 2})
@@ -206,7 +206,7 @@ def explain(path: str) -> str:
         return "(no product-list statement captured)"
     statement, parameters = captured[0]
     with psycopg.connect(URL.replace("+psycopg", "")) as conn:
-        rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement}", parameters).fetchall()  # type: ignore[arg-type]
+        rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement}", parameters).fetchall()
     return "\n".join(row[0] for row in rows)
 
 

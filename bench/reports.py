@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +132,7 @@ def prepare_database(orders: int, lines: int, fresh: bool, db: str = DB) -> int:
         conn.execute("SET synchronous_commit = off")
         for statement in SEED.split(";\n"):
             if statement.strip():
-                conn.execute(statement, params)  # type: ignore[arg-type]
+                conn.execute(statement, params)
         conn.commit()
     print(f"seeded {orders:,} orders x {lines} lines in {time.perf_counter() - started:.1f} s")
     # The seed writes orders behind the use cases' back: the rollup is built the way the repair command
@@ -156,10 +157,10 @@ def cases() -> dict[str, Callable[[Session], Any]]:
     }
     calls: dict[str, Callable[[Session], Any]] = {}
     for label, window in windows.items():
-        calls[f"profit, {label}"] = lambda s, w=window: service.profit_report(s, w)
-        calls[f"product-sales, {label}"] = lambda s, w=window: service.product_sales(s, w, limit=100)
-        calls[f"category-sales, {label}"] = lambda s, w=window: service.category_sales(s, w)
-        calls[f"dashboard, {label}"] = lambda s, w=window: service.dashboard(s, w, low_stock_threshold=5)
+        calls[f"profit, {label}"] = partial(service.profit_report, window=window)
+        calls[f"product-sales, {label}"] = partial(service.product_sales, window=window, limit=100)
+        calls[f"category-sales, {label}"] = partial(service.category_sales, window=window)
+        calls[f"dashboard, {label}"] = partial(service.dashboard, window=window, low_stock_threshold=5)
     return calls
 
 
