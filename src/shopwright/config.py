@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     # response is sent) or `worker` (a Celery task is queued; needs a broker). Beat sweeps up either way.
     OUTBOX_DELIVERY: Literal["inline", "worker"] = "inline"
     # Delivered events are kept this long as an audit trail (name, time, tries; their payloads are erased
-    # on delivery), then purged (docs/operations.md, Purges).
+    # on delivery), then purged (docs/configuration.md, OUTBOX_RETENTION_DAYS).
     OUTBOX_RETENTION_DAYS: int = Field(default=90, ge=1)
 
     # Background jobs (Celery). The broker defaults to REDIS_URL; with neither, tasks run eagerly in-process
